@@ -1,0 +1,5 @@
+"""The `inrcodec` command."""
+
+
+def main(argv=None) -> int:
+    raise SystemExit("inrcodec: CLI under construction")
