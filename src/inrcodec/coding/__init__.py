@@ -1,0 +1,49 @@
+"""Entropy coding and the bitstream container (DESIGN.md sections 2 and 3).
+
+Spec of every byte: docs/bitstream.md. Nothing here imports from the rest of inrcodec.
+"""
+
+from .container import (
+    FORMAT_VERSION,
+    MAGIC,
+    CodecId,
+    Container,
+    VideoHeader,
+    read_container,
+)
+from .entropy import (
+    decode_histogram,
+    decode_quantized,
+    encode_histogram,
+    encode_quantized,
+)
+from .errors import BitstreamError
+from .rate import histogram_information_content, information_content
+from .tables import (
+    TABLE_VERSION,
+    mean_indices,
+    means_from_indices,
+    scale_indices,
+    scales_from_indices,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAGIC",
+    "TABLE_VERSION",
+    "BitstreamError",
+    "CodecId",
+    "Container",
+    "VideoHeader",
+    "decode_histogram",
+    "decode_quantized",
+    "encode_histogram",
+    "encode_quantized",
+    "histogram_information_content",
+    "information_content",
+    "mean_indices",
+    "means_from_indices",
+    "read_container",
+    "scale_indices",
+    "scales_from_indices",
+]

@@ -1,0 +1,227 @@
+"""The inrcodec file container, shared by every codec (DESIGN.md section 2).
+
+Layout (all integers LEB128 varints unless noted; full spec in docs/bitstream.md)::
+
+    "INRC"  format-version(u8)  codec-id  video-header  section-count  header-crc32(u32le)
+    section*: tag  length  payload[length]  crc32(u32le) of tag..payload
+
+Parsing is strict and bounded: every count, length and dimension is checked against sane
+limits and the bytes that remain before anything is allocated, and any malformed input
+raises :class:`BitstreamError`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BitstreamError
+from .varint import ByteReader, encode_uvarint
+
+MAGIC = b"INRC"
+FORMAT_VERSION = 1
+
+MAX_DIMENSION = 16384
+MAX_FRAMES = 2**20
+MAX_FPS_TERM = 2**32 - 1  # numerator and denominator of the frame rate
+MAX_SECTIONS = 4096
+MAX_SECTION_TAG = 2**16 - 1
+
+_CRC_SIZE = 4
+
+
+class CodecId(enum.IntEnum):
+    """Registry of codecs that own a container; values are part of the format."""
+
+    TEST = 0  # reserved for tests and tools
+    HINERV = 1
+    NVRC = 2
+    TECONERV = 3
+
+
+# Header fields, declared once for writer, reader and validation (Cool-chic style).
+# Integer fields, each one varint, in this order: (name, minimum, maximum).
+_INTEGER_FIELDS = (
+    ("width", 1, MAX_DIMENSION),
+    ("height", 1, MAX_DIMENSION),
+    ("frame_count", 1, MAX_FRAMES),
+    ("fps_num", 1, MAX_FPS_TERM),
+    ("fps_den", 1, MAX_FPS_TERM),
+    ("bit_depth", 8, 16),
+)
+# Enumerated fields, packed into ONE varint "format code", first field in the least
+# significant bits: (name, choices (code = position), bits reserved).
+_ENUM_FIELDS = (
+    ("chroma_format", ("420", "444", "rgb"), 2),
+    ("color_matrix", ("bt601", "bt709"), 2),
+    ("color_range", ("limited", "full"), 1),
+    ("chroma_siting", ("left", "center", "topleft"), 2),
+)
+_FORMAT_CODE_BITS = sum(bits for _, _, bits in _ENUM_FIELDS)
+
+
+@dataclass(frozen=True)
+class VideoHeader:
+    """What every decoder needs to know about the video, in plain ints and strings.
+
+    Codecs translate to and from their own video types (``coding`` imports nothing from
+    ``io``, DESIGN.md section 1). Invalid values raise ValueError.
+    """
+
+    width: int
+    height: int
+    frame_count: int
+    fps_num: int
+    fps_den: int = 1
+    bit_depth: int = 8
+    chroma_format: str = "420"
+    color_matrix: str = "bt601"
+    color_range: str = "limited"
+    chroma_siting: str = "left"
+
+    def __post_init__(self) -> None:
+        for name, minimum, maximum in _INTEGER_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an int, got {value!r}")
+            if not minimum <= value <= maximum:
+                raise ValueError(f"{name} = {value} outside [{minimum}, {maximum}]")
+        for name, choices, _ in _ENUM_FIELDS:
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
+
+    def to_bytes(self) -> bytes:
+        """The header's bytes: integer fields, then the format code (bitstream.md 2.1)."""
+        out = b"".join(encode_uvarint(getattr(self, name)) for name, _, _ in _INTEGER_FIELDS)
+        format_code, shift = 0, 0
+        for name, choices, bits in _ENUM_FIELDS:
+            format_code |= choices.index(getattr(self, name)) << shift
+            shift += bits
+        return out + encode_uvarint(format_code)
+
+    @classmethod
+    def read(cls, reader: ByteReader) -> VideoHeader:
+        """Parse a header from ``reader``; raises BitstreamError if malformed."""
+        values = {
+            name: reader.uvarint(name, maximum, min_value=minimum)
+            for name, minimum, maximum in _INTEGER_FIELDS
+        }
+        format_code = reader.uvarint("format code", 2**_FORMAT_CODE_BITS - 1)
+        for name, choices, bits in _ENUM_FIELDS:
+            code = format_code & (2**bits - 1)
+            format_code >>= bits
+            if code >= len(choices):
+                raise BitstreamError(f"{name}: reserved code {code}")
+            values[name] = choices[code]
+        try:
+            return cls(**values)
+        except ValueError as error:
+            raise BitstreamError(f"invalid video header: {error}") from None
+
+
+@dataclass(frozen=True)
+class Container:
+    """A whole inrcodec file: codec id, video header and tagged sections.
+
+    ``sections`` is a sequence of ``(tag, payload)`` pairs in file order (a mapping
+    ``{tag: payload}`` is accepted too); tags are codec-defined small ints, unique per
+    file. ``Container.from_bytes(c.to_bytes()) == c`` for every valid container, and
+    ``from_bytes`` accepts exactly the byte strings that ``to_bytes`` can produce.
+    """
+
+    codec: CodecId
+    header: VideoHeader
+    sections: tuple[tuple[int, bytes], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codec", CodecId(self.codec))
+        if not isinstance(self.header, VideoHeader):
+            raise TypeError(f"header must be a VideoHeader, got {type(self.header).__name__}")
+        pairs = self.sections.items() if isinstance(self.sections, Mapping) else self.sections
+        sections = tuple((tag, bytes(payload)) for tag, payload in pairs)
+        if len(sections) > MAX_SECTIONS:
+            raise ValueError(f"at most {MAX_SECTIONS} sections, got {len(sections)}")
+        tags = [tag for tag, _ in sections]
+        for tag in tags:
+            if isinstance(tag, bool) or not isinstance(tag, int) or not 0 <= tag <= MAX_SECTION_TAG:
+                raise ValueError(f"section tag must be an int in [0, {MAX_SECTION_TAG}]: {tag!r}")
+        if len(set(tags)) != len(tags):
+            raise ValueError(f"duplicate section tags in {tags}")
+        object.__setattr__(self, "sections", sections)
+
+    def section(self, tag: int) -> bytes:
+        """The payload of section ``tag``; BitstreamError if the file has none."""
+        for section_tag, payload in self.sections:
+            if section_tag == tag:
+                return payload
+        raise BitstreamError(f"missing section with tag {tag}")
+
+    def to_bytes(self) -> bytes:
+        """The complete file (docs/bitstream.md section 2)."""
+        head = (
+            MAGIC
+            + bytes([FORMAT_VERSION])
+            + encode_uvarint(self.codec)
+            + self.header.to_bytes()
+            + encode_uvarint(len(self.sections))
+        )
+        parts = [head, _crc_bytes(head)]
+        for tag, payload in self.sections:
+            framed = encode_uvarint(tag) + encode_uvarint(len(payload)) + payload
+            parts += [framed, _crc_bytes(framed)]
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Container:
+        """Parse a complete file; raises BitstreamError on any malformed input."""
+        reader = ByteReader(data)
+        if bytes(reader.take(len(MAGIC), "magic")) != MAGIC:
+            raise BitstreamError("not an inrcodec file (bad magic bytes)")
+        version = reader.take(1, "format version")[0]
+        if version != FORMAT_VERSION:
+            raise BitstreamError(f"unsupported format version {version}")
+        codec_value = reader.uvarint("codec id")
+        try:
+            codec = CodecId(codec_value)
+        except ValueError:
+            raise BitstreamError(f"unknown codec id {codec_value}") from None
+        header = VideoHeader.read(reader)
+        # A section takes at least 2 varint bytes and its CRC: bound the count first.
+        max_sections = min(MAX_SECTIONS, (reader.remaining - _CRC_SIZE) // (2 + _CRC_SIZE))
+        section_count = reader.uvarint("section count", max(max_sections, 0))
+        _check_crc(reader, 0, "header")
+        sections: list[tuple[int, bytes]] = []
+        seen_tags: set[int] = set()
+        for index in range(section_count):
+            start = reader.position
+            tag = reader.uvarint(f"section {index} tag", MAX_SECTION_TAG)
+            length = reader.uvarint(f"section {index} length", reader.remaining)
+            payload = bytes(reader.take(length, f"section {index} payload"))
+            _check_crc(reader, start, f"section {index} (tag {tag})")
+            if tag in seen_tags:
+                raise BitstreamError(f"duplicate section tag {tag}")
+            seen_tags.add(tag)
+            sections.append((tag, payload))
+        reader.expect_end("container")
+        return cls(codec=codec, header=header, sections=sections)
+
+
+def _crc_bytes(data: bytes) -> bytes:
+    return zlib.crc32(data).to_bytes(_CRC_SIZE, "little")
+
+
+def _check_crc(reader: ByteReader, start: int, what: str) -> None:
+    """Read a CRC32 and compare it with that of the bytes from ``start`` to here."""
+    covered = reader.consumed_since(start)
+    stored = reader.u32le(f"{what} CRC32")
+    if zlib.crc32(covered) != stored:
+        raise BitstreamError(f"{what}: CRC32 mismatch (corrupted data)")
+
+
+def read_container(path: str | os.PathLike) -> Container:
+    """Read and parse a container file (raises BitstreamError if malformed)."""
+    return Container.from_bytes(Path(path).read_bytes())

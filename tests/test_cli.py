@@ -1,0 +1,136 @@
+"""The `inrcodec` command and the top-level API, run as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import inrcodec
+from inrcodec.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """The installed entry point in a fresh process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "inrcodec.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_info_on_the_sample_clip(sample_y4m, capsys):
+    assert main(["info", str(sample_y4m), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["size"] == "176x144"
+    assert info["frames"] == 32
+    assert info["fps"] == "30000/1001"
+    assert (info["chroma"], info["bit_depth"], info["chroma_siting"]) == ("420", 8, "left")
+    assert info["raw_bpp"] == pytest.approx(12.0)
+
+
+def test_metrics_of_a_clip_against_itself_and_a_shifted_copy(sample_y4m, tmp_path, capsys):
+    video = inrcodec.read_video(sample_y4m, frames=4)
+    luma = video.planes[0].astype(np.int16)
+    shifted = np.clip(luma + 2, 0, 255).astype(np.uint8)
+    distorted = inrcodec.Video((shifted, *video.planes[1:]), video.format)
+    distorted_path = tmp_path / "distorted.y4m"
+    inrcodec.write_video(distorted, distorted_path)
+
+    assert (
+        main(
+            [
+                "metrics",
+                str(sample_y4m),
+                str(distorted_path),
+                "--frames",
+                "4",
+                "--space",
+                "yuv",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    mse_y = np.mean((shifted.astype(float) - luma) ** 2, axis=(1, 2))
+    expected_y = 10 * np.log10(255**2 / mse_y)
+    np.testing.assert_allclose(result["per_frame"]["psnr_y"], expected_y, atol=1e-9)
+    assert result["mean"]["psnr_y"] == pytest.approx(expected_y.mean())
+    assert result["mean"]["ssim_y"] < 1.0
+
+    assert main(["metrics", str(sample_y4m), str(sample_y4m), "--frames", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "psnr" in text and "MS-SSIM window" in text
+
+
+def test_convert_round_trip_through_raw_yuv_10_bit(sample_y4m, tmp_path):
+    raw = tmp_path / "carphone_176x144_30fps_10bit_420.yuv"
+    assert (
+        main(["convert", str(sample_y4m), str(raw), "--frames", "3", "--to-bit-depth", "10"]) == 0
+    )
+    assert raw.stat().st_size == 3 * 176 * 144 * 3 // 2 * 2
+    back = tmp_path / "back.y4m"
+    assert main(["convert", str(raw), str(back), "--to-bit-depth", "8"]) == 0
+    original = inrcodec.read_video(sample_y4m, frames=3)
+    restored = inrcodec.read_video(back)
+    for a, b in zip(original.planes, restored.planes, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["info", "does/not/exist.y4m"], "no such file"),
+        (["info", "{tmp}/clip.xyz"], "unknown kind of video"),
+        (["metrics", "{sample}", "{tmp}/small.y4m"], "176x144"),
+        (["convert", "{tmp}/noname.yuv", "{tmp}/out.y4m"], "size"),
+        (["info", "{tmp}/broken.inrc"], "format version"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(args, message, sample_y4m, tmp_path):
+    (tmp_path / "clip.xyz").write_bytes(b"not a video")
+    (tmp_path / "noname.yuv").write_bytes(bytes(100))
+    (tmp_path / "broken.inrc").write_bytes(b"INRC" + bytes(3))
+    small = inrcodec.read_video(sample_y4m, frames=1)
+    inrcodec.write_video(inrcodec.convert_video(small, chroma="444"), tmp_path / "444.y4m")
+    cropped = inrcodec.Video(
+        tuple(p[:, : p.shape[1] // 2, : p.shape[2] // 2] for p in small.planes),
+        small.format.with_(width=88, height=72),
+    )
+    inrcodec.write_video(cropped, tmp_path / "small.y4m")
+    args = [a.format(tmp=tmp_path, sample=sample_y4m) for a in args]
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("inrcodec: error: ")
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_failed_convert_leaves_no_output(sample_y4m, tmp_path):
+    out = tmp_path / "out.y4m"
+    result = run_cli("convert", str(sample_y4m), str(out), "--start", "40")
+    assert result.returncode == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_top_level_api_is_lazy_and_complete():
+    code = "import sys, inrcodec; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "False"
+    for name in inrcodec.__all__:
+        assert getattr(inrcodec, name) is not None
+    with pytest.raises(AttributeError):
+        inrcodec.no_such_name  # noqa: B018
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    monkeypatch.setattr("builtins.print", lambda *a, **k: None)
+    example = example.replace('"first8.y4m"', repr(str(tmp_path / "first8.y4m")))
+    exec(compile(example, "README.md", "exec"), {})
+    assert inrcodec.read_video(tmp_path / "first8.y4m").num_frames == 8

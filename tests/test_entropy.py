@@ -1,0 +1,323 @@
+"""Entropy coding: round trips, rate, parameter tables, error handling, determinism."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from inrcodec.coding import (
+    TABLE_VERSION,
+    BitstreamError,
+    decode_histogram,
+    decode_quantized,
+    encode_histogram,
+    encode_quantized,
+    histogram_information_content,
+    information_content,
+    mean_indices,
+    means_from_indices,
+    scale_indices,
+    scales_from_indices,
+)
+from inrcodec.coding.tables import MEAN_INDEX_LIMIT, SCALE_TABLE, SCALE_TABLE_SIZE
+
+DISTRIBUTIONS = ["gaussian", "laplace"]
+
+
+def sample(rng: np.random.Generator, count: int, distribution: str = "gaussian"):
+    """Symbols drawn from per-symbol table models, plus the model indices."""
+    mean_index = mean_indices(rng.normal(0.0, 4.0, count))
+    scale_index = scale_indices(np.exp(rng.uniform(np.log(0.2), np.log(40.0), count)))
+    means, scales = means_from_indices(mean_index), scales_from_indices(scale_index)
+    draw = rng.normal if distribution == "gaussian" else rng.laplace
+    return np.rint(draw(means, scales)).astype(np.int64), mean_index, scale_index
+
+
+# ----------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+@pytest.mark.parametrize("count", [0, 1, 2, 17, 1000, 100_003])
+def test_quantized_round_trip(distribution, count):
+    rng = np.random.default_rng(count)
+    symbols, mean_index, scale_index = sample(rng, count, distribution)
+    data = encode_quantized(symbols, mean_index, scale_index, distribution)
+    decoded = decode_quantized(data, symbols.shape, mean_index, scale_index, distribution)
+    assert decoded.dtype == np.int32
+    np.testing.assert_array_equal(decoded, symbols)
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+@pytest.mark.parametrize(
+    "symbols",
+    [
+        np.array([-5]),
+        np.array([7, 7, 7, 7]),  # one value: no coded bits
+        np.array([-(2**31), -(2**31) + 3]),  # int32 extremes
+        np.array([2**31 - 1, 2**31 - 5, 2**31 - 1]),
+        np.array([-4_000_000, 4_000_000, 0]),  # a wide support, far from the model
+        np.arange(-50, 50, dtype=np.int16).reshape(4, 5, 5),
+        np.array([[1, 2, 3], [3, 2, 1]], dtype=np.uint8),
+    ],
+)
+def test_quantized_round_trip_edge_values(distribution, symbols):
+    data = encode_quantized(symbols, mean_index=64, scale_index=10, distribution=distribution)
+    decoded = decode_quantized(data, symbols.shape, 64, 10, distribution)
+    assert decoded.shape == symbols.shape
+    np.testing.assert_array_equal(decoded, symbols)
+
+
+def test_constant_and_empty_arrays_cost_only_the_header():
+    assert len(encode_quantized(np.full(1000, 3), 0, 0)) == 3  # version, lowest, span
+    assert len(encode_quantized(np.zeros(0, np.int64), 0, 0)) == 3
+    assert len(encode_histogram(np.full(1000, -3))) == 4  # lowest, bins, one count
+    assert decode_histogram(encode_histogram(np.zeros(0, int)), (0, 5)).shape == (0, 5)
+
+
+def test_parameters_broadcast_to_the_symbol_shape():
+    rng = np.random.default_rng(0)
+    symbols = rng.integers(-20, 20, size=(3, 100))
+    mean_index = np.array([[0], [64], [-64]])  # one mean per row
+    data = encode_quantized(symbols, mean_index, 100)
+    np.testing.assert_array_equal(decode_quantized(data, (3, 100), mean_index, 100), symbols)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 1000, 100_003])
+def test_histogram_round_trip(count):
+    rng = np.random.default_rng(count)
+    symbols = rng.geometric(0.3, size=count) - rng.integers(0, 3, size=count) * 5
+    data = encode_histogram(symbols)
+    np.testing.assert_array_equal(decode_histogram(data, symbols.shape), symbols)
+
+
+def test_histogram_round_trip_sparse_and_extreme_values():
+    symbols = np.array([2**31 - 1, 2**31 - 60_000, 2**31 - 1, 2**31 - 1])
+    np.testing.assert_array_equal(decode_histogram(encode_histogram(symbols), (4,)), symbols)
+
+
+def test_unsupported_symbols_raise_clear_errors():
+    with pytest.raises(TypeError, match="integer"):
+        encode_quantized(np.array([0.5]), 0, 0)
+    with pytest.raises(ValueError, match="int32"):
+        encode_quantized(np.array([2**31]), 0, 0)
+    with pytest.raises(ValueError, match="spans more than"):
+        encode_quantized(np.array([0, 2**23]), 0, 0)
+    with pytest.raises(ValueError, match="spans more than"):
+        encode_histogram(np.array([0, 2**16]))
+    with pytest.raises(ValueError, match="unknown distribution"):
+        encode_quantized(np.array([1]), 0, 0, "cauchy")
+    with pytest.raises(ValueError, match="broadcast"):
+        encode_quantized(np.zeros(4, int), np.zeros(3, int), 0)
+    with pytest.raises(ValueError, match="scale indices"):
+        encode_quantized(np.zeros(4, int), 0, SCALE_TABLE_SIZE)
+    with pytest.raises(ValueError, match="scale indices"):
+        encode_quantized(np.zeros(4, int), 0, -1)  # no wrap-around indexing
+    with pytest.raises(TypeError, match="integer"):
+        encode_quantized(np.zeros(4, int), 0.0, 3)  # floats are refused: indices only
+
+
+# ----------------------------------------------------------------------------------- rate
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_coded_size_matches_information_content(distribution):
+    rng = np.random.default_rng(7)
+    symbols, mean_index, scale_index = sample(rng, 10**6, distribution)
+    coded_bits = 8 * len(encode_quantized(symbols, mean_index, scale_index, distribution))
+    ideal_bits = information_content(symbols, mean_index, scale_index, distribution).sum()
+    assert abs(coded_bits - ideal_bits) <= 0.005 * ideal_bits + 128
+
+
+def test_histogram_coded_size_matches_information_content():
+    rng = np.random.default_rng(8)
+    symbols = np.rint(rng.normal(0, 6, 10**6)).astype(np.int64)
+    coded_bits = 8 * len(encode_histogram(symbols))
+    ideal_bits = histogram_information_content(symbols).sum()
+    table_bits = 8 * 3 * (symbols.max() - symbols.min() + 1)  # <= 3 varint bytes per count
+    assert ideal_bits <= coded_bits <= 1.005 * ideal_bits + table_bits + 128
+
+
+def test_information_content_of_a_known_distribution():
+    # A symbol at the mean of a wide Gaussian: p ~ 1 / (sqrt(2 pi) sigma).
+    scale_index = 200
+    sigma = SCALE_TABLE[scale_index]
+    symbols = np.array([-(10**6), 0, 10**6])  # wide support: truncation is negligible
+    bits = information_content(symbols, 0, scale_index)
+    assert bits[1] == pytest.approx(np.log2(np.sqrt(2 * np.pi) * sigma), rel=1e-6)
+    # Far tails are floored at the coder's smallest probability.
+    assert bits[0] == pytest.approx(24.0)
+    # A model entirely outside the support: finite, floored.
+    far = information_content(np.array([0, 5]), MEAN_INDEX_LIMIT, 0)
+    np.testing.assert_array_equal(far, [24.0, 24.0])
+
+
+# --------------------------------------------------------------------------------- tables
+
+
+def test_scale_table_is_the_documented_recurrence():
+    assert TABLE_VERSION == 1
+    assert SCALE_TABLE.shape == (256,)
+    assert SCALE_TABLE[0] == 0.11
+    value = 0.11
+    for i in range(1, 256):
+        value *= 1.05
+        assert SCALE_TABLE[i] == value
+    assert SCALE_TABLE[-1].hex() == "0x1.b2fea5376d2cfp+14"  # pins the table bit for bit
+    assert not SCALE_TABLE.flags.writeable
+
+
+def test_scale_indices_nearest_in_log_domain_clamped_and_monotone():
+    np.testing.assert_array_equal(scale_indices(SCALE_TABLE), np.arange(256))
+    # Just inside either geometric midpoint, the nearest entry wins.
+    midpoint = np.sqrt(SCALE_TABLE[10] * SCALE_TABLE[11])
+    assert scale_indices(midpoint * (1 - 1e-9)) == 10
+    assert scale_indices(midpoint * (1 + 1e-9)) == 11
+    assert scale_indices(np.array([0.0, 1e-30, 1e30, np.inf])).tolist() == [0, 0, 255, 255]
+    values = np.sort(np.exp(np.random.default_rng(0).uniform(-5, 12, 10_000)))
+    assert np.all(np.diff(scale_indices(values)) >= 0)
+    with pytest.raises(ValueError, match="NaN"):
+        scale_indices(np.array([1.0, np.nan]))
+
+
+def test_mean_indices_nearest_clamped_and_monotone():
+    assert mean_indices(np.array([0.0, 1 / 64, -1 / 64, 0.3])).tolist() == [0, 1, -1, 19]
+    assert mean_indices(np.array([-1e9, 1e9])).tolist() == [-MEAN_INDEX_LIMIT, MEAN_INDEX_LIMIT]
+    values = np.sort(np.random.default_rng(0).uniform(-100, 100, 10_000))
+    assert np.all(np.diff(mean_indices(values)) >= 0)
+    np.testing.assert_array_equal(
+        np.abs(means_from_indices(mean_indices(values)) - values) <= 1 / 128, True
+    )
+
+
+def test_index_helpers_accept_torch_tensors():
+    scales = torch.tensor([0.5, 3.0], requires_grad=True)
+    means = torch.tensor([0.25, -7.1])
+    np.testing.assert_array_equal(scale_indices(scales), scale_indices(np.array([0.5, 3.0])))
+    np.testing.assert_array_equal(mean_indices(means), [16, -454])
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_decoding_with_wrong_model_raises(distribution):
+    rng = np.random.default_rng(3)
+    symbols, mean_index, scale_index = sample(rng, 5000, distribution)
+    data = encode_quantized(symbols, mean_index, scale_index, distribution)
+    wrong_models = [
+        (mean_index + 16, scale_index),
+        (mean_index, np.minimum(scale_index + 3, 255)),
+        (mean_index, np.maximum(scale_index - 3, 0)),
+    ]
+    for wrong_mean, wrong_scale in wrong_models:
+        with pytest.raises(BitstreamError):
+            decode_quantized(data, symbols.shape, wrong_mean, wrong_scale, distribution)
+    other = "laplace" if distribution == "gaussian" else "gaussian"
+    with pytest.raises(BitstreamError):
+        decode_quantized(data, symbols.shape, mean_index, scale_index, other)
+    for wrong_shape in [(4999,), (5001,)]:
+        with pytest.raises(BitstreamError):
+            decode_quantized(data, wrong_shape, mean_index[:1], scale_index[:1], distribution)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "histogram"])
+def test_every_truncation_and_many_corruptions_raise(kind):
+    rng = np.random.default_rng(4)
+    symbols, mean_index, scale_index = sample(rng, 300)
+    if kind == "histogram":
+        data = encode_histogram(symbols)
+        decode = lambda payload: decode_histogram(payload, symbols.shape)  # noqa: E731
+    else:
+        data = encode_quantized(symbols, mean_index, scale_index)
+        decode = lambda payload: decode_quantized(payload, symbols.shape, mean_index, scale_index)  # noqa: E731
+    np.testing.assert_array_equal(decode(data), symbols)
+    for cut in range(len(data)):
+        with pytest.raises(BitstreamError):
+            decode(data[:cut])
+    with pytest.raises(BitstreamError):
+        decode(data + b"\x01\x00\x00\x00")
+    # Random byte changes: an error, never a crash; silently equal output is impossible
+    # (the payload is a bijection of the array), so any success must differ.
+    for _ in range(300):
+        corrupted = bytearray(data)
+        corrupted[rng.integers(len(data))] ^= int(rng.integers(1, 256))
+        try:
+            decoded = decode(bytes(corrupted))
+        except BitstreamError:
+            continue
+        assert not np.array_equal(decoded, symbols)
+
+
+def test_malformed_headers_raise():
+    symbols = np.array([1, 2, 3])
+    with pytest.raises(BitstreamError, match="table version"):
+        decode_quantized(b"\x02\x00\x00", (3,), 0, 0)
+    with pytest.raises(BitstreamError, match="span"):
+        decode_quantized(b"\x01\x00\xff\xff\xff\x07", (3,), 0, 0)  # support > 2**23
+    with pytest.raises(BitstreamError, match="whole number of words"):
+        decode_quantized(encode_quantized(symbols, 0, 0) + b"\x01", (3,), 0, 0)
+    with pytest.raises(BitstreamError, match="zero word"):
+        decode_quantized(b"\x01\x02\x02" + bytes(4), (3,), 0, 0)
+    with pytest.raises(BitstreamError, match="histogram bins"):
+        decode_histogram(b"\x00\xff\xff\x03", (3,))  # more bins than bytes left
+    with pytest.raises(BitstreamError, match="sum"):
+        decode_histogram(b"\x00\x01\x02", (3,))
+    with pytest.raises(BitstreamError, match="start and end"):
+        decode_histogram(b"\x00\x02\x00\x00", (0,))
+    with pytest.raises(BitstreamError, match="empty array"):
+        decode_quantized(b"\x01\x02\x00", (0,), 0, 0)
+
+
+# ---------------------------------------------------------------------------- determinism
+
+_FRESH_PROCESS_DECODER = """
+import sys
+import numpy as np
+from inrcodec.coding import decode_histogram, decode_quantized
+
+data = sys.stdin.buffer.read()
+count = int(sys.argv[1])
+sizes = [int(size) for size in sys.argv[2:]]
+rng = np.random.default_rng(11)
+mean_index = rng.integers(-512, 512, count)
+scale_index = rng.integers(0, 150, count)
+parts, offset = [], 0
+for size in sizes:
+    parts.append(data[offset : offset + size])
+    offset += size
+out = [
+    decode_quantized(parts[0], (count,), mean_index, scale_index, "gaussian"),
+    decode_quantized(parts[1], (count,), mean_index, scale_index, "laplace"),
+    decode_histogram(parts[2], (count,)),
+]
+sys.stdout.buffer.write(np.concatenate(out).astype("<i4").tobytes())
+"""
+
+
+def test_fresh_process_decodes_identical_integers():
+    count = 20_000
+    rng = np.random.default_rng(11)
+    mean_index = rng.integers(-512, 512, count)
+    scale_index = rng.integers(0, 150, count)
+    symbols = np.rint(
+        rng.normal(means_from_indices(mean_index), scales_from_indices(scale_index))
+    ).astype(np.int64)
+    parts = [
+        encode_quantized(symbols, mean_index, scale_index, "gaussian"),
+        encode_quantized(symbols, mean_index, scale_index, "laplace"),
+        encode_histogram(symbols),
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS_DECODER, str(count)]
+        + [str(len(part)) for part in parts],
+        input=b"".join(parts),
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    decoded = np.frombuffer(result.stdout, dtype="<i4").reshape(3, count)
+    np.testing.assert_array_equal(decoded, np.broadcast_to(symbols, (3, count)))
