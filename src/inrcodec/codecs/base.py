@@ -1,0 +1,91 @@
+"""The one interface every codec implements, so the benchmark harness can run any of them.
+
+A codec turns a `Video` into bytes at one *rate point* (a QP, a CRF, a preset and lambda, ...)
+and back. The harness measures the rest itself: bpp from `Coded.num_bytes`, quality by comparing
+`Coded.decoded` with the source using `inrcodec.metrics`, so every codec, conventional or neural,
+is measured by the same code (DESIGN.md section 5).
+
+Codecs are found by name in `CODECS` ("module:Class" strings, imported on first use), so adding
+a codec means adding one line here and no change to the harness.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Any, ClassVar
+
+from inrcodec.io import Video
+
+
+class CodecError(ValueError):
+    """A codec cannot run as asked: unknown name, a rate point out of range, a missing tool."""
+
+
+@dataclass(frozen=True)
+class Coded:
+    """The outcome of coding one video at one rate point.
+
+    ``num_bytes`` counts every byte a decoder needs (an elementary stream, or an inrcodec
+    bitstream file), nothing more (no container overhead). ``decoded`` is the decoder's
+    reconstruction in the source's pixel format. Times are wall-clock seconds.
+    """
+
+    num_bytes: int
+    decoded: Video
+    encode_seconds: float
+    decode_seconds: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class Codec(ABC):
+    """A video codec that the harness can run at a list of rate points.
+
+    ``name`` is the registry name; ``rate_parameter`` names what a rate point is ("qp", "crf",
+    "rate_point", ...); smaller or larger values meaning higher rate is codec-specific.
+    Constructor keyword arguments are codec options (e.g. ``preset="slower"``), given in the
+    benchmark spec and recorded in every result.
+    """
+
+    name: ClassVar[str]
+    rate_parameter: ClassVar[str]
+
+    @abstractmethod
+    def default_rate_points(self) -> list[int | float]:
+        """Rate points used when the spec names none (about four, spanning typical quality)."""
+
+    @abstractmethod
+    def check_rate_point(self, rate_point: int | float) -> None:
+        """Raise `CodecError` with a clear message if ``rate_point`` is out of range."""
+
+    @abstractmethod
+    def code(self, video: Video, rate_point: int | float, workdir: Path) -> Coded:
+        """Encode ``video`` at ``rate_point`` and decode it again; scratch files go in
+        ``workdir`` (an empty folder the caller removes afterwards)."""
+
+    def settings(self) -> dict[str, Any]:
+        """The options this instance runs with (recorded with every result)."""
+        return {}
+
+    def versions(self) -> dict[str, str]:
+        """Versions of the tools that produced the results (recorded with every result)."""
+        return {}
+
+
+#: Registry of codec names to "module:Class". Neural codecs join here in later issues.
+CODECS: dict[str, str] = {}
+
+
+def get_codec(name: str, **options: Any) -> Codec:
+    """An instance of the codec registered as ``name``, with ``options`` for its constructor."""
+    if name not in CODECS:
+        known = ", ".join(sorted(CODECS)) or "none"
+        raise CodecError(f"unknown codec {name!r}; known codecs: {known}")
+    module_name, class_name = CODECS[name].split(":")
+    codec_class = getattr(import_module(module_name), class_name)
+    try:
+        return codec_class(**options)
+    except TypeError as error:
+        raise CodecError(f"bad options for codec {name!r}: {error}") from None
