@@ -134,3 +134,15 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     example = example.replace('"first8.y4m"', repr(str(tmp_path / "first8.y4m")))
     exec(compile(example, "README.md", "exec"), {})
     assert inrcodec.read_video(tmp_path / "first8.y4m").num_frames == 8
+
+
+def test_convert_to_a_png_folder_picks_rgb_at_a_png_bit_depth(sample_y4m, tmp_path):
+    raw = tmp_path / "clip_176x144_10bit_420.yuv"
+    assert (
+        main(["convert", str(sample_y4m), str(raw), "--frames", "2", "--to-bit-depth", "10"]) == 0
+    )
+    assert main(["convert", str(raw), str(tmp_path / "frames")]) == 0
+    frames = inrcodec.read_video(tmp_path / "frames")
+    assert (frames.format.chroma, frames.format.bit_depth, frames.num_frames) == ("rgb", 16, 2)
+    reference = inrcodec.video_to_rgb(inrcodec.read_video(sample_y4m, frames=2))
+    np.testing.assert_allclose(inrcodec.video_to_rgb(frames), reference, atol=1 / 65535)

@@ -217,10 +217,19 @@ def run_convert(args: argparse.Namespace) -> int:
     from inrcodec.io import convert_video, write_video
 
     video = open_video(args.input, args)
-    converted = convert_video(video, chroma=args.to_chroma, bit_depth=args.to_bit_depth)
+    chroma, bit_depth = args.to_chroma, args.to_bit_depth
+    if is_png_folder(args.output):  # PNG holds only 8- or 16-bit RGB
+        chroma = chroma or "rgb"
+        bit_depth = bit_depth or (8 if video.format.bit_depth == 8 else 16)
+    converted = convert_video(video, chroma=chroma, bit_depth=bit_depth)
     write_video(converted, args.output)
     print(f"wrote {args.output}: {converted.describe()}")
     return 0
+
+
+def is_png_folder(path: Path) -> bool:
+    """`write_video` writes a PNG folder to a path without extension or to a folder."""
+    return path.suffix == "" or path.is_dir()
 
 
 if __name__ == "__main__":
