@@ -26,6 +26,8 @@ _PUBLIC = {
     "bpp": "inrcodec.metrics",
     "kbps": "inrcodec.metrics",
     "BitstreamError": "inrcodec.coding",
+    "InrcodecError": "inrcodec.errors",
+    "get_codec": "inrcodec.codecs",
 }
 
 __all__ = ["__version__", *_PUBLIC]

@@ -1,4 +1,4 @@
-"""The `inrcodec` command: ``info``, ``metrics`` and ``convert``.
+"""The `inrcodec` command: ``info``, ``metrics``, ``convert`` and ``bench``.
 
 User mistakes (a missing file, an unknown format, videos that do not match, a malformed
 bitstream) print one line ``inrcodec: error: ...`` and exit with status 2, without a traceback.
@@ -13,11 +13,12 @@ from fractions import Fraction
 from pathlib import Path
 
 from inrcodec import __version__
+from inrcodec.errors import InrcodecError
 
 EXIT_USAGE = 2
 
 
-class UserError(Exception):
+class UserError(InrcodecError):
     """A mistake in what the user asked for: reported in one line, exit status 2."""
 
 
@@ -29,18 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("inrcodec: interrupted", file=sys.stderr)
         return 130
-    except user_error_types() as error:
+    except (InrcodecError, OSError) as error:
         print(f"inrcodec: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-
-
-def user_error_types() -> tuple[type[BaseException], ...]:
-    """Exceptions that describe bad input rather than a bug in inrcodec."""
-    from inrcodec.coding import BitstreamError
-    from inrcodec.io import VideoFormatError
-    from inrcodec.metrics import MetricError
-
-    return (UserError, VideoFormatError, BitstreamError, MetricError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +80,63 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--to-bit-depth", type=int, help="output bit depth (8-16)")
     add_input_options(convert)
     convert.set_defaults(run=run_convert)
+    add_bench_commands(commands)
     return parser
+
+
+def add_bench_commands(commands) -> None:
+    bench = commands.add_parser(
+        "bench", help="rate-distortion benchmark: run codecs on sequences, report BD-rates"
+    )
+    steps = bench.add_subparsers(dest="bench_command", required=True, metavar="STEP")
+
+    run = steps.add_parser(
+        "run",
+        help="code sequences at rate points and append measured results (resumable)",
+        description="Run a YAML spec, or one built from --codec/--sequence flags (docs/bench.md). "
+        "Points already in the results file are skipped.",
+    )
+    run.add_argument("spec", type=Path, nargs="?", help="YAML benchmark spec")
+    run.add_argument(
+        "-o", "--output", type=Path, required=True, help="results file (JSON Lines, appended to)"
+    )
+    run.add_argument("--jobs", type=int, default=1, help="points run in parallel (default 1)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    flags = run.add_argument_group("without a spec file")
+    flags.add_argument("--codec", action="append", default=[], help="codec name (repeatable)")
+    flags.add_argument(
+        "--rate-points", type=parse_rate_points, help="e.g. 22,27,32,37 (default: the codec's)"
+    )
+    flags.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        type=parse_option,
+        metavar="KEY=VALUE",
+        help="codec option for every --codec, value read as YAML (repeatable)",
+    )
+    flags.add_argument("--sequence", action="append", default=[], help="video file (repeatable)")
+    flags.add_argument("--start", type=int, help="first frame of every sequence (default 0)")
+    flags.add_argument("--frames", type=int, help="frames of every sequence (default: all)")
+    run.set_defaults(run=run_bench)
+
+    report = steps.add_parser(
+        "report", help="Markdown report with BD-rate tables and RD plots of a results file"
+    )
+    report.add_argument("results", type=Path, help="results file written by `bench run`")
+    report.add_argument(
+        "--anchor", help="codec label BD-rates are measured against (default: x265 if present)"
+    )
+    report.add_argument(
+        "-o", "--output", type=Path, help="report folder (default: RESULTS_report next to it)"
+    )
+    report.add_argument(
+        "--method",
+        choices=("pchip", "cubic"),
+        default="pchip",
+        help="BD-rate interpolation: pchip (JVET CTC, default) or cubic (VCEG-M33)",
+    )
+    report.set_defaults(run=run_bench_report)
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +156,24 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (sep and width.isdigit() and height.isdigit()):
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1920x1080, got {text!r}")
     return int(width), int(height)
+
+
+def parse_rate_points(text: str) -> list[int | float]:
+    try:
+        return [float(p) if "." in p else int(p) for p in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not (sep and key):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
 
 
 def open_video(path: Path, args: argparse.Namespace):
@@ -230,6 +296,47 @@ def run_convert(args: argparse.Namespace) -> int:
 def is_png_folder(path: Path) -> bool:
     """`write_video` writes a PNG folder to a path without extension or to a folder."""
     return path.suffix == "" or path.is_dir()
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from inrcodec.bench import load_spec, parse_spec, plan, run_points
+
+    flags = [args.codec, args.sequence, args.rate_points, args.option, args.start, args.frames]
+    if args.spec is not None and any(flag not in (None, []) for flag in flags):
+        raise UserError("give a spec file or --codec/--sequence flags, not both")
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.spec is not None:
+        spec = load_spec(args.spec)
+    elif not (args.codec and args.sequence):
+        raise UserError("bench run needs a SPEC file, or at least one --codec and one --sequence")
+    else:
+        codec = {"options": dict(args.option)}
+        if args.rate_points:
+            codec["rate_points"] = args.rate_points
+        data = {"codecs": [{"codec": name, **codec} for name in args.codec]}
+        data["sequences"] = args.sequence
+        for key in ("start", "frames"):
+            if getattr(args, key) is not None:
+                data[key] = getattr(args, key)
+        spec = parse_spec(data, source="command line")
+    summary = run_points(plan(spec), args.output, args.jobs, progress=not args.no_progress)
+    print(
+        f"{summary.measured} point(s) measured, {summary.skipped} already in {args.output}, "
+        f"{len(summary.failures)} failed"
+    )
+    for point, message in summary.failures:
+        print(f"inrcodec: failed: {point.describe()}: {message}", file=sys.stderr)
+    return 1 if summary.failures else 0
+
+
+def run_bench_report(args: argparse.Namespace) -> int:
+    from inrcodec.bench import write_report
+
+    out_dir = args.output or args.results.with_name(f"{args.results.stem}_report")
+    report = write_report(args.results, out_dir, anchor=args.anchor, method=args.method)
+    print(f"wrote {report}")
+    return 0
 
 
 if __name__ == "__main__":

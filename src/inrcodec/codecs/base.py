@@ -17,10 +17,11 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, ClassVar
 
+from inrcodec.errors import InrcodecError
 from inrcodec.io import Video
 
 
-class CodecError(ValueError):
+class CodecError(InrcodecError):
     """A codec cannot run as asked: unknown name, a rate point out of range, a missing tool."""
 
 
@@ -75,7 +76,14 @@ class Codec(ABC):
 
 
 #: Registry of codec names to "module:Class". Neural codecs join here in later issues.
-CODECS: dict[str, str] = {}
+CODECS: dict[str, str] = {
+    # Conventional baselines through ffmpeg (inrcodec.baselines, docs/baselines.md).
+    "x264": "inrcodec.baselines.codecs:X264",
+    "x265": "inrcodec.baselines.codecs:X265",
+    "svtav1": "inrcodec.baselines.codecs:SvtAv1",
+    "aom": "inrcodec.baselines.codecs:Aom",
+    "vvenc": "inrcodec.baselines.codecs:Vvenc",
+}
 
 
 def get_codec(name: str, **options: Any) -> Codec:

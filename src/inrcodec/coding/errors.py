@@ -1,7 +1,9 @@
 """The one exception type of the decode path (DESIGN.md section 2)."""
 
+from inrcodec.errors import InrcodecError
 
-class BitstreamError(ValueError):
+
+class BitstreamError(InrcodecError):
     """Malformed, truncated, corrupted or unsupported bitstream data.
 
     Every parser in :mod:`inrcodec.coding` raises this, and only this, for bad input

@@ -14,6 +14,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from inrcodec.errors import InrcodecError
+
 CHROMA_FORMATS = ("420", "444", "rgb")
 MATRICES = ("bt601", "bt709")
 RANGES = ("limited", "full")
@@ -24,7 +26,7 @@ RANGES = ("limited", "full")
 CHROMA_SITINGS = ("left", "center", "topleft")
 
 
-class VideoFormatError(ValueError):
+class VideoFormatError(InrcodecError):
     """A video file or a requested format that cannot be read or represented."""
 
 

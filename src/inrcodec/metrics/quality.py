@@ -19,6 +19,8 @@ import numpy as np
 import pytorch_msssim
 import torch
 
+from inrcodec.errors import InrcodecError
+
 #: Per-frame PSNR is capped here, so identical frames (MSE 0) give a finite score that a mean over
 #: frames or a BD-rate fit can use (x264 reports the same cap). ``max_db=None`` keeps ``inf``.
 PSNR_MAX_DB = 100.0
@@ -38,7 +40,7 @@ _CHUNK_SAMPLES = 1 << 21
 _CHUNK_MAX_FRAMES = 16
 
 
-class MetricError(ValueError):
+class MetricError(InrcodecError):
     """Inputs a metric cannot be computed on: mismatched videos, frames too small, no frames."""
 
 

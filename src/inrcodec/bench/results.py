@@ -1,0 +1,95 @@
+"""The results file: one JSON object per line (JSON Lines), appended one measured point at a time.
+
+Each line is written with a single ``write`` on a file opened for appending, then flushed to
+disk (``fsync``), so a run that is killed loses at most the point it was measuring. Should a
+write be cut short anyway (a full disk), the file ends without a newline: `read_results` ignores
+such a last line, and `ResultWriter` cuts it off before appending, so it never glues onto the
+next line. A bad line anywhere else is real damage and raises `ResultsError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from inrcodec.errors import InrcodecError
+
+#: Record fields used as quality in BD-rate tables and RD plots, with their display names.
+QUALITY_METRICS = {
+    "psnr_rgb": "PSNR RGB (dB)",
+    "psnr_yuv": "PSNR YUV 6:1:1 (dB)",
+    "ms_ssim_rgb": "MS-SSIM RGB",
+}
+
+
+class ResultsError(InrcodecError):
+    """A results file that cannot be read (damaged in the middle, or not JSON Lines)."""
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """All complete records of a results file (an absent file has none)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    if lines[-1]:  # no final newline: an interrupted write
+        warnings.warn(f"{path}: ignoring an incomplete last line", stacklevel=2)
+    records = []
+    for number, line in enumerate(lines[:-1], start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ResultsError(f"{path}, line {number}: not a JSON object ({error})") from None
+        if not isinstance(record, dict):
+            raise ResultsError(f"{path}, line {number}: not a JSON object")
+        records.append(record)
+    return records
+
+
+class ResultWriter:
+    """Append records to a results file, one durable line each (use as a context manager)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        _drop_incomplete_line(self._fd)
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = memoryview((json.dumps(record, sort_keys=True) + "\n").encode())
+        while line:  # one write for any sane line; a loop only in case the OS writes less
+            line = line[os.write(self._fd, line) :]
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _drop_incomplete_line(fd: int) -> None:
+    """Truncate the file back to its last newline (a no-op for a complete file)."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    end = size
+    while end > 0:
+        chunk_start = max(0, end - 65536)
+        chunk = os.pread(fd, end - chunk_start, chunk_start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            end = chunk_start + newline + 1
+            break
+        end = chunk_start
+    os.ftruncate(fd, end)
+    os.fsync(fd)

@@ -1,0 +1,135 @@
+"""Results files (truncated last lines), RD plots and the Markdown report."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+
+from fake_codec import write_small_clip
+from inrcodec.bench import (
+    ReportError,
+    ResultsError,
+    ResultWriter,
+    parse_spec,
+    plan,
+    read_results,
+    run_points,
+    write_report,
+)
+from inrcodec.bench.plots import rd_curves
+from inrcodec.cli import main
+from inrcodec.codecs import CODECS
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The metrics' tiny convolutions gain nothing from threads, and on a loaded machine
+    OpenMP threads waiting for each other slow them down tenfold."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def results(sample_y4m, tmp_path_factory):
+    """Two sequences, an anchor and a codec that runs other rate points (fewer bits per step)."""
+    folder = tmp_path_factory.mktemp("bench")
+    clip = write_small_clip(sample_y4m, folder / "small.y4m", frames=8)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(CODECS, "fake", "fake_codec:FakeCodec")
+        spec = parse_spec(
+            {
+                "frames": 2,
+                "sequences": [{"path": str(clip), "name": "head"}, {"path": str(clip), "start": 6}],
+                "codecs": [
+                    {"codec": "fake", "label": "anchor", "rate_points": [4, 8, 16, 32]},
+                    {"codec": "fake", "label": "finer", "rate_points": [3, 6, 12, 24]},
+                ],
+            }
+        )
+        path = folder / "results.jsonl"
+        assert not run_points(plan(spec), path, progress=False).failures
+    return path
+
+
+def test_report_writes_markdown_and_plots(results, tmp_path):
+    report = write_report(results, tmp_path / "report", anchor="anchor")
+    text = report.read_text()
+    assert "## BD-rate against anchor" in text
+    assert "piecewise cubic Hermite (PCHIP)" in text
+    for title in ("### PSNR RGB (dB)", "### PSNR YUV 6:1:1 (dB)", "### MS-SSIM RGB"):
+        assert title in text
+    assert "| codec | head | small | average |" in text
+    finer_rows = [
+        line for line in text.splitlines() if line.startswith("| finer | ") and "%" in line
+    ]
+    assert len(finer_rows) == 3
+    points = [line for line in text.splitlines() if re.match(r"\| \w+ \| \w+ \| step \d+ \|", line)]
+    assert len(points) == 16
+    for metric in ("psnr_rgb", "psnr_yuv", "ms_ssim_rgb"):
+        assert "![" in text and f"(rd_{metric}.png)" in text
+        for suffix in (".png", ".svg"):
+            assert (tmp_path / "report" / f"rd_{metric}{suffix}").stat().st_size > 1000
+
+
+def test_report_from_the_cli_with_default_anchor_and_errors(results, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["bench", "report", str(results), "-o", str(out), "--method", "cubic"]) == 0
+    text = (out / "report.md").read_text()
+    assert "## BD-rate against anchor" in text  # no x265: the first label
+    assert "VCEG-M33" in text
+    assert main(["bench", "report", str(results), "--anchor", "x265", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "inrcodec: error: anchor 'x265' is not in" in err and "anchor, finer" in err
+
+
+def test_mixed_configurations_in_one_file_are_refused(results, tmp_path):
+    mixed = tmp_path / "mixed.jsonl"
+    lines = results.read_text().splitlines(keepends=True)
+    other = json.loads(lines[0]) | {"options": {"delay": 1}}
+    mixed.write_text("".join(lines) + json.dumps(other) + "\n")
+    with pytest.raises(ReportError, match="differently configured runs of anchor at 4 on head"):
+        write_report(mixed, tmp_path / "r")
+
+
+def test_average_curves_only_where_rate_points_match(results):
+    records = read_results(results)
+    per_sequence, average = rd_curves(records, "psnr_rgb")
+    assert sorted(per_sequence) == ["head", "small"]
+    assert [len(average[label]) for label in ("anchor", "finer")] == [4, 4]
+    head_4, small_4 = (
+        next(
+            r
+            for r in records
+            if r["sequence"] == s and r["label"] == "anchor" and r["rate_point"] == 4
+        )
+        for s in ("head", "small")
+    )
+    assert average["anchor"][-1] == pytest.approx(
+        ((head_4["bpp"] + small_4["bpp"]) / 2, (head_4["psnr_rgb"] + small_4["psnr_rgb"]) / 2)
+    )
+    partial = [r for r in records if not (r["sequence"] == "head" and r["rate_point"] == 3)]
+    assert rd_curves(partial, "psnr_rgb")[1]["finer"] is None
+
+
+def test_a_truncated_last_line_is_ignored_then_cut_off(results, tmp_path):
+    path = tmp_path / "results.jsonl"
+    complete = results.read_bytes()
+    path.write_bytes(complete + b'{"codec": "fake", "rate_po')
+    with pytest.warns(UserWarning, match="incomplete last line"):
+        assert len(read_results(path)) == 16
+    with ResultWriter(path) as writer:
+        writer.append({"extra": 1})
+    assert path.read_bytes() == complete + b'{"extra": 1}\n'
+    assert read_results(path)[-1] == {"extra": 1}
+
+
+def test_a_damaged_line_in_the_middle_is_an_error(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"a": 1}\n{"b": \n{"c": 3}\n')
+    with pytest.raises(ResultsError, match="line 2"):
+        read_results(path)
