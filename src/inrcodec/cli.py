@@ -1,4 +1,4 @@
-"""The `inrcodec` command: ``info``, ``metrics``, ``convert`` and ``bench``.
+"""The `inrcodec` command: ``encode``, ``decode``, ``info``, ``metrics``, ``convert``, ``bench``.
 
 User mistakes (a missing file, an unknown format, videos that do not match, a malformed
 bitstream) print one line ``inrcodec: error: ...`` and exit with status 2, without a traceback.
@@ -81,7 +81,43 @@ def build_parser() -> argparse.ArgumentParser:
     add_input_options(convert)
     convert.set_defaults(run=run_convert)
     add_bench_commands(commands)
+    add_codec_commands(commands)
     return parser
+
+
+def add_codec_commands(commands) -> None:
+    encode = commands.add_parser(
+        "encode",
+        help="compress a video into an inrcodec bitstream (.inrc)",
+        description="Fit a neural representation to the video and write its compressed "
+        "parameters (docs/hinerv-codec.md). Prints size, bpp, quality and time.",
+    )
+    encode.add_argument("input", type=Path)
+    encode.add_argument("-o", "--output", type=Path, required=True, help="bitstream (.inrc)")
+    encode.add_argument("--codec", choices=("hinerv",), default="hinerv", help="default hinerv")
+    encode.add_argument("--preset", default="hinerv-cpu", help="network preset (hinerv-cpu)")
+    encode.add_argument("--bits", type=int, default=6, help="quantisation bits, 2-16 (6)")
+    encode.add_argument("--steps", type=int, help="training steps of all stages together")
+    encode.add_argument(
+        "--space", choices=("rgb", "yuv"), default="rgb", help="training space (default rgb)"
+    )
+    encode.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    encode.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    encode.add_argument("--run-dir", type=Path, help="folder for training checkpoints")
+    encode.add_argument(
+        "--resume", action="store_true", help="continue an interrupted encode from --run-dir"
+    )
+    encode.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_input_options(encode)
+    encode.set_defaults(run=run_encode)
+
+    decode = commands.add_parser("decode", help="decode an inrcodec bitstream to a video file")
+    decode.add_argument("input", type=Path)
+    decode.add_argument(
+        "-o", "--output", type=Path, required=True, help="video file (.y4m, .yuv, PNG folder)"
+    )
+    decode.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    decode.set_defaults(run=run_decode)
 
 
 def add_bench_commands(commands) -> None:
@@ -296,6 +332,69 @@ def run_convert(args: argparse.Namespace) -> int:
 def is_png_folder(path: Path) -> bool:
     """`write_video` writes a PNG folder to a path without extension or to a folder."""
     return path.suffix == "" or path.is_dir()
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    from inrcodec.atomic import write_atomic
+    from inrcodec.codecs.hinerv.codec import encode
+    from inrcodec.metrics import bpp, compare
+
+    if args.resume and args.run_dir is None:
+        raise UserError("--resume needs --run-dir")
+    video = open_video(args.input, args).load()
+    result = encode(
+        video,
+        args.preset,
+        bits=args.bits,
+        steps=args.steps,
+        space=args.space,
+        run_dir=args.run_dir,
+        resume=args.resume,
+        progress=not args.no_progress,
+        device=args.device,
+        seed=args.seed,
+    )
+    write_atomic(args.output, result.bitstream)
+    size = args.output.stat().st_size
+    decoded = result.reconstruction
+    rate = bpp(size, video.num_frames, video.height, video.width)
+    print(f"wrote {args.output}: {size} bytes, {rate:.4f} bpp ({video.describe()})")
+    print(f"  {args.codec} {result.preset}, {result.bits} bits, steps {result.steps}")
+    rgb = compare(video, decoded, "rgb")
+    print(f"  PSNR RGB   {rgb.means['psnr']:9.4f} dB (BT.601)")
+    if video.format.chroma != "rgb":
+        yuv = compare(video, decoded, "yuv")
+        print(f"  PSNR YUV   {yuv.means['psnr_yuv']:9.4f} dB (6:1:1)")
+    window = rgb.ms_ssim_window
+    print(f"  MS-SSIM    {rgb.means['ms_ssim']:9.4f} (RGB, window {window}x{window})")
+    check = result.decode_seconds
+    print(f"  encode     {result.encode_seconds:9.1f} s (decoder self-check {check:.1f} s)")
+    return 0
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    import time
+
+    from inrcodec.coding import BitstreamError, CodecId, Container
+    from inrcodec.io import write_video
+
+    if not args.input.is_file():
+        raise UserError(f"{args.input}: no such file")
+    import inrcodec.codecs.hinerv.train  # noqa: F401  (imports are not decoding time)
+
+    data = args.input.read_bytes()
+    started = time.perf_counter()
+    codec = Container.from_bytes(data).codec
+    if codec != CodecId.HINERV:
+        raise BitstreamError(f"no decoder for codec {codec.name.lower()} yet")
+    from inrcodec.codecs.hinerv.codec import decode
+
+    video = decode(data, device=args.device)
+    seconds = time.perf_counter() - started
+    write_video(video, args.output)
+    print(f"wrote {args.output}: {video.describe()}")
+    print(f"  decode     {seconds:9.2f} s ({video.num_frames / seconds:.1f} frames/s)")
+    return 0
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -83,6 +83,8 @@ CODECS: dict[str, str] = {
     "svtav1": "inrcodec.baselines.codecs:SvtAv1",
     "aom": "inrcodec.baselines.codecs:Aom",
     "vvenc": "inrcodec.baselines.codecs:Vvenc",
+    # Neural codecs (inrcodec.codecs.<name>).
+    "hinerv": "inrcodec.codecs.hinerv.codec:HiNeRVCodec",
 }
 
 

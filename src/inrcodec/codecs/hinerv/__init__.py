@@ -1,0 +1,53 @@
+"""The HiNeRV codec (baseline): training (`train`), losses (`losses`), coding and the bitstream.
+
+Names are imported lazily (module ``__getattr__``), so importing this package, or a light
+sibling such as the bitstream reader, does not pull in the training machinery.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    # training (train.py)
+    "TrainConfig": "train",
+    "TrainResult": "train",
+    "VideoTarget": "train",
+    "fit": "train",
+    "load_checkpoint": "train",
+    "reconstruct": "train",
+    # losses (losses.py)
+    "distortion": "losses",
+    "ms_ssim": "losses",
+    "psnr_per_frame": "losses",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+# The codec (codec.py), its bitstream (bitstream.py) and model compression (compress.py).
+_LAZY.update(
+    {
+        "EncodeResult": "codec",
+        "HiNeRVCodec": "codec",
+        "encode": "codec",
+        "decode": "codec",
+        "HiNeRVPayload": "bitstream",
+        "read_payload": "bitstream",
+        "write_payload": "bitstream",
+        "QuantNoise": "compress",
+        "prune": "compress",
+        "quantize": "compress",
+        "dequantize": "compress",
+    }
+)
+__all__ = sorted(_LAZY)

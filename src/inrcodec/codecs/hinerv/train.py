@@ -1,0 +1,664 @@
+"""Fitting a HiNeRV / NVRC network to one video, and reconstructing the video from it.
+
+The recipe follows HiNeRV's reference code and NVRC Appendix A.2:
+
+- the target video is cut into patches (120x120 at 1080p, scaled down for small inputs, see
+  `patch_size_for`); a step trains on a batch of frames at one patch position, and by default a
+  batch holds one frame's worth of pixels (144 patches at 1080p, as the papers);
+- one *epoch* visits every (frame, patch position) pair once, in a shuffled order; training
+  length is given in epochs (as the reference counts it) or directly in steps;
+- Adam (betas 0.9, 0.999), learning rate 2e-3 with a linear warm-up over the first 10 % of the
+  steps (the reference's 30 of 300 epochs) then cosine decay to 1e-4, gradient clipping at
+  norm 1.0; ``lr_scale`` scales both rates for fine-tuning stages (e.g. 0.1 for Quant-Noise);
+- losses: eq. (10) for RGB, eq. (11) for YUV 4:4:4 (`losses`).
+
+Checkpoints (``run_dir/<stage>/checkpoint.safetensors``) hold the model's ``state_dict()``
+(keys as they are, parametrizations and pruning masks included), Adam's moment tensors and the
+torch RNG states as safetensors tensors, and a small JSON document (step, configuration, AMP
+scaler state, final result) in the file's safetensors metadata, so weights and state are
+replaced together by one atomic rename. ``state.json`` next to it is a readable copy of that
+JSON, never read back. Nothing is pickled, nothing goes through ``torch.load``.
+
+Determinism: the order of batches is a pure function of (seed, epoch), drawn from its own
+``torch.Generator``; the global torch RNG (used by Dropout, Quant-Noise and the like) is seeded
+from ``seed`` at the start and saved in every checkpoint. A resumed run therefore repeats the
+uninterrupted run bit for bit on the same machine and thread count. The model's initial weights
+are the caller's business (seed before building the model).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save
+from torch import nn
+
+from ...atomic import atomic_file, write_atomic
+from ...io import Video, convert_video, video_to_rgb
+from .losses import LOSS_SPACES, distortion, psnr_per_frame
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "TrainConfig",
+    "TrainResult",
+    "VideoTarget",
+    "fit",
+    "load_checkpoint",
+    "patch_size_for",
+    "reconstruct",
+]
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+STATE_NAME = "state.json"
+_FORMAT = "inrcodec.hinerv.train/1"
+_METADATA_KEY = "inrcodec.train"
+
+# ----------------------------------------------------------------------------- the target
+
+
+@dataclass(frozen=True, eq=False)
+class VideoTarget:
+    """The video a network is fitted to: ``frames`` is float32 ``(T, 3, H, W)`` in [0, 1].
+
+    ``space`` is "rgb" (R'G'B') or "yuv" (Y, U, V planes at full resolution, each code value
+    divided by the peak, so limited-range luma spans [16/255, 235/255]).
+
+    Memory: the whole clip is held as float32, 12 bytes a pixel: 1.2 MB per frame at 176x144,
+    25 MB per 1080p frame, about 15 GB for 600 frames of 1080p. That is fine for CPU-sized
+    clips and fits an 80 GB GPU, but long high-resolution sequences want lazy loading (read
+    and convert only the frames of the current batch from the memory-mapped file, or keep the
+    8/10-bit codes and convert per batch); not built yet.
+    """
+
+    frames: torch.Tensor
+    space: str = "rgb"
+
+    def __post_init__(self):
+        if self.space not in LOSS_SPACES:
+            raise ValueError(f"unknown space {self.space!r}; expected one of {LOSS_SPACES}")
+        f = self.frames
+        if f.ndim != 4 or f.shape[1] != 3 or f.dtype != torch.float32 or 0 in f.shape:
+            raise ValueError(
+                f"expected float32 frames of shape (T, 3, H, W), got {f.dtype} {tuple(f.shape)}"
+            )
+
+    @classmethod
+    def from_video(
+        cls,
+        video: Video,
+        space: str = "rgb",
+        frames: slice = slice(None),
+        matrix: str | None = None,
+    ) -> VideoTarget:
+        """Build the target from ``video[frames]``.
+
+        "rgb": `inrcodec.io.video_to_rgb` (``matrix`` overrides the video's own, e.g. "bt601").
+        "yuv": a Y'CbCr video's planes, 4:2:0 chroma upsampled to 4:4:4 by
+        `inrcodec.io.convert_video`, each divided by the peak code value (eq. 11 trains YUV as
+        4:4:4; the codec measures the 4:2:0 result).
+        """
+        if space == "rgb":
+            rgb = video_to_rgb(video, frames=frames, matrix=matrix)
+            data = torch.from_numpy(np.ascontiguousarray(rgb.transpose(0, 3, 1, 2)))
+        elif space == "yuv":
+            clip = video[frames]
+            if clip.format.chroma == "rgb":
+                raise ValueError("a YUV target needs a Y'CbCr video, got RGB")
+            clip = convert_video(clip, chroma="444")
+            peak = np.float32(clip.format.peak)
+            data = torch.from_numpy(np.stack([p.astype(np.float32) / peak for p in clip.planes], 1))
+        else:
+            raise ValueError(f"unknown space {space!r}; expected one of {LOSS_SPACES}")
+        return cls(data.contiguous(), space)
+
+    @property
+    def num_frames(self) -> int:
+        return self.frames.shape[0]
+
+    @property
+    def height(self) -> int:
+        return self.frames.shape[2]
+
+    @property
+    def width(self) -> int:
+        return self.frames.shape[3]
+
+    def to(self, device: str | torch.device) -> VideoTarget:
+        return replace(self, frames=self.frames.to(device))
+
+    def crop(self, frame_indices: torch.Tensor, patch: tuple[int, int, int, int]) -> torch.Tensor:
+        """``(B, 3, h', w')``: the frames' pixels under a patch of the padded frame, cut at the
+        frame's border (``h' = min(h, H - top)``); compare with the prediction cut the same way."""
+        top, left, h, w = patch
+        return self.frames[frame_indices, :, top : top + h, left : left + w]
+
+
+def patch_size_for(padded_height: int, padded_width: int, target: int = 120) -> tuple[int, int]:
+    """The default training patch for a padded frame: about ``target`` pixels a side.
+
+    Per axis: ``k = ceil(padded / target)`` tiles, then the first ``k' in [k, 2k]`` that divides
+    the padded size, giving equal tiles of ``padded / k'``; if none does, ``ceil(padded / k)``
+    (the last tile is smaller). 1080p reproduces the papers' 120x120 (9 x 16 = 144 tiles for
+    both HiNeRV's and NVRC's padding); 176x144 gets 88x72 (2 x 2 tiles); frames of at most
+    ``target`` pixels a side train on whole frames.
+    """
+
+    def side(padded: int) -> int:
+        k = -(-padded // target)
+        for tiles in range(k, 2 * k + 1):
+            if padded % tiles == 0:
+                return padded // tiles
+        return -(-padded // k)
+
+    return side(padded_height), side(padded_width)
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to fit a network; defaults are NVRC Appendix A.2 / HiNeRV's reference recipe.
+
+    Training length: ``steps`` when given, else ``round(epochs * steps_per_epoch)``, where an
+    epoch visits every (frame, patch position) pair once (``positions * ceil(T / batch)``
+    steps). The reference trains 300 epochs (+30 for Quant-Noise fine-tuning).
+    """
+
+    steps: int | None = None  # total optimiser steps; overrides `epochs`
+    epochs: float = 300.0  # HiNeRV's reference: 300 epochs of training
+    lr: float = 2e-3  # peak learning rate (NVRC stage 1, HiNeRV)
+    min_lr: float = 1e-4  # end of the cosine decay (NVRC stage 1)
+    warmup: float = 0.1  # fraction of steps with linear warm-up (reference: 30/300 epochs)
+    lr_scale: float = 1.0  # multiplies lr and min_lr (fine-tuning stages, e.g. 0.1)
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam, as the reference
+    eps: float = 1e-8  # Adam
+    weight_decay: float = 0.0  # L2 added to the gradient (NVRC uses 1e-6, decaying; off here)
+    grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
+    patch_size: tuple[int, int] | None = None  # (h, w); None: `patch_size_for(patch_target)`
+    patch_target: int = 120  # side of the automatic patch (papers: 120 at 1080p)
+    frames_per_batch: int | None = None  # None: one frame's worth of pixels (= positions), <= T
+    loss: str = "rgb"  # "rgb" (eq. 10) or "yuv" (eq. 11); must match the target's space
+    seed: int = 0  # batch order and the global torch RNG
+    device: str = "auto"  # "cpu", "cuda", "cuda:N" or "auto" (CUDA when available)
+    amp: str | None = None  # CUDA only: "bf16" or "fp16" (with a GradScaler) autocast
+    # CUDA only: torch.compile the model for training. Patch positions reach the network as
+    # Python ints, so the first positions compile specialised graphs and later ones rely on
+    # dynamo's automatic dynamic shapes; untested on GPU so far, off by default.
+    compile: bool = False
+    checkpoint_every: int = 1000  # steps between checkpoints (0: only at the end)
+    log_every: int = 10  # steps between progress updates (each costs one host-device sync)
+
+    def __post_init__(self):
+        if self.loss not in LOSS_SPACES:
+            raise ValueError(f"unknown loss {self.loss!r}; expected one of {LOSS_SPACES}")
+        if self.amp not in (None, "bf16", "fp16"):
+            raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {self.amp!r}")
+        if self.steps is not None and self.steps < 1 or self.epochs <= 0:
+            raise ValueError("steps and epochs must be positive")
+        if not 0 <= self.warmup < 1:
+            raise ValueError("warmup is a fraction of the steps, in [0, 1)")
+        if self.frames_per_batch is not None and self.frames_per_batch < 1:
+            raise ValueError("frames_per_batch must be positive")
+        if self.patch_size is not None:
+            object.__setattr__(self, "patch_size", tuple(int(s) for s in self.patch_size))
+            if len(self.patch_size) != 2 or min(self.patch_size) < 1:
+                raise ValueError("patch_size is (height, width), both positive")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if self.checkpoint_every < 0 or self.log_every < 1:
+            raise ValueError("checkpoint_every >= 0 and log_every >= 1")
+
+    def lr_at(self, step: int, total: int) -> float:
+        """Learning rate of step `step` (0-based) of `total`: linear warm-up from lr/warm-up
+        steps to lr, then cosine decay to min_lr at the last step; all times `lr_scale`."""
+        peak, low = self.lr * self.lr_scale, self.min_lr * self.lr_scale
+        warm = int(self.warmup * total)
+        if step < warm:
+            return peak * (step + 1) / warm
+        span = max(total - 1 - warm, 1)
+        progress = min((step - warm) / span, 1.0)
+        return low + (peak - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        for key in ("betas", "patch_size"):
+            if data.get(key) is not None:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+
+# Fields that may change between a run and its resumption (they do not change the result on
+# one device, or only change speed / logging).
+_RESUMABLE_CHANGES = ("device", "compile", "checkpoint_every", "log_every")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of `fit`: ``loss`` is the mean training loss of the last logging window;
+    ``psnr`` the mean over frames of the per-frame PSNR (dB) of the whole video in the
+    training space (RGB, or YUV 4:4:4 combined 6:1:1); ``seconds`` counts training time over
+    all sessions of a resumed run, ``steps_per_second`` is steps / seconds."""
+
+    loss: float
+    psnr: float
+    steps: int
+    seconds: float
+    steps_per_second: float
+    stage: str = "train"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+class _Plan:
+    """Which (frames, patch position) each step trains on: a pure function of (seed, epoch).
+
+    An epoch is, for every patch position, the frames in a random permutation cut into batches
+    of `batch` (the last may be smaller), all batches in a random order.
+    """
+
+    def __init__(self, positions: list, frames: int, batch: int, seed: int):
+        self.positions, self.frames, self.batch, self.seed = positions, frames, batch, seed
+        self.per_position = -(-frames // batch)
+        self.steps_per_epoch = len(positions) * self.per_position
+        self._epoch, self._batches = -1, []
+
+    def __call__(self, step: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2**63)
+            batches = []
+            for position in self.positions:
+                order = torch.randperm(self.frames, generator=g)
+                batches += [
+                    (order[j : j + self.batch], position) for j in range(0, self.frames, self.batch)
+                ]
+            shuffle = torch.randperm(len(batches), generator=g).tolist()
+            self._epoch, self._batches = epoch, [batches[k] for k in shuffle]
+        return self._batches[i]
+
+
+def _positions(model: nn.Module, target: VideoTarget, size: tuple[int, int]) -> list:
+    """Patch positions tiling the padded frame that overlap the real frame."""
+    ph, pw = min(size[0], model.padded_height), min(size[1], model.padded_width)
+    return [p for p in model.patches(ph, pw) if p[0] < target.height and p[1] < target.width]
+
+
+def _check_sizes(model: nn.Module, target: VideoTarget) -> None:
+    got = (model.frames, model.height, model.width)
+    want = (target.num_frames, target.height, target.width)
+    if got != want:
+        raise ValueError(f"the model is for (T, H, W) = {got}, the target is {want}")
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def _canonical(key: str) -> str:
+    """A state-dict key without parametrization / pruning wrappers:
+    ``a.parametrizations.weight.original`` and ``a.weight_orig`` -> ``a.weight``."""
+    key = re.sub(r"\.parametrizations\.([^.]+)\.original$", r".\1", key)
+    return re.sub(r"_orig$", "", key)
+
+
+def _state_tensors(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
+    """Model state_dict (prefix ``model.``), Adam state by parameter name (``optim.``) and
+    the torch RNG states (``rng.``), as contiguous CPU tensors that share no storage."""
+    out = {
+        f"model.{k}": v.detach().to("cpu", copy=True).contiguous()
+        for k, v in model.state_dict().items()
+    }
+    if optimizer is not None:
+        names = {id(p): n for n, p in model.named_parameters()}
+        for p, state in optimizer.state.items():
+            for key, value in state.items():
+                if torch.is_tensor(value):
+                    out[f"optim.{names[id(p)]}.{key}"] = (
+                        value.detach().to("cpu", copy=True).contiguous()
+                    )
+    out["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"rng.cuda.{i}"] = s
+    return out
+
+
+def _save(path: Path, tensors: dict, state: dict) -> None:
+    """One checkpoint file, written atomically, plus its readable JSON copy."""
+    meta = {_METADATA_KEY: json.dumps(state, sort_keys=True)}
+    write_atomic(path, save(tensors, metadata=meta))
+    with atomic_file(path.with_name(STATE_NAME)) as tmp:
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def _read(path: Path) -> tuple[dict, dict]:
+    with safe_open(str(path), framework="pt", device="cpu") as f:
+        meta = f.metadata() or {}
+        if _METADATA_KEY not in meta:
+            raise ValueError(f"{path} is not an inrcodec training checkpoint")
+        state = json.loads(meta[_METADATA_KEY])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    if state.get("format") != _FORMAT:
+        raise ValueError(f"{path}: unknown checkpoint format {state.get('format')!r}")
+    return tensors, state
+
+
+def _resolve(keys: Sequence[str], wanted: Sequence[str]) -> dict[str, str]:
+    """Map each key of `wanted` (the model's) to a key of `keys` (the file's): exact names
+    first, else names without parametrization / pruning wrappers."""
+    keys = set(keys)
+    by_canonical: dict[str, str] = {}
+    for k in keys:
+        by_canonical.setdefault(_canonical(k), k)
+    out = {}
+    for w in wanted:
+        k = w if w in keys else by_canonical.get(_canonical(w))
+        if k is not None:
+            out[w] = k
+    return out
+
+
+def _load_model(model: nn.Module, tensors: dict) -> None:
+    saved = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    own = model.state_dict()
+    params = {n for n, _ in model.named_parameters()}
+    mapping = _resolve(list(saved), list(own))
+    missing = sorted(k for k in params if k not in mapping)
+    if missing:
+        raise ValueError(f"checkpoint lacks parameters {missing[:5]}")
+    used = set(mapping.values())
+    extra = sorted(k for k in saved if k not in used)
+    if extra:
+        raise ValueError(f"checkpoint has entries the model lacks: {extra[:5]}")
+    for key, value in own.items():  # buffers absent from the file (e.g. new masks) stay
+        if key in mapping:
+            src = saved[mapping[key]]
+            if src.shape != value.shape:
+                raise ValueError(
+                    f"{key}: checkpoint shape {tuple(src.shape)}, model {tuple(value.shape)}"
+                )
+            with torch.no_grad():
+                value.copy_(src)
+
+
+def _load_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer, tensors: dict) -> None:
+    saved: dict[str, dict] = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            name, _, key = k[len("optim.") :].rpartition(".")
+            saved.setdefault(name, {})[key] = v
+    named = list(model.named_parameters())
+    mapping = _resolve(list(saved), [n for n, _ in named])
+    index = {id(p): i for i, p in enumerate(optimizer.param_groups[0]["params"])}
+    sd = optimizer.state_dict()
+    sd["state"] = {index[id(p)]: saved[mapping[n]] for n, p in named if n in mapping}
+    optimizer.load_state_dict(sd)
+
+
+def load_checkpoint(model: nn.Module, path: str | Path) -> dict:
+    """Load a checkpoint's weights into `model` and return its JSON state.
+
+    `path` is a checkpoint file or a stage folder holding one. Keys are matched exactly, else
+    without parametrization / pruning wrappers, so the weights of a plain network load into
+    the same network after ``torch.nn.utils.parametrize`` or ``prune`` was applied (and back);
+    buffers the file lacks (pruning masks added later) keep their values.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    tensors, state = _read(path)
+    _load_model(model, tensors)
+    return state
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def fit(
+    model: nn.Module,
+    target: VideoTarget,
+    config: TrainConfig,
+    *,
+    run_dir: Path | None = None,
+    resume: bool = False,
+    stage: str = "train",
+    progress: bool = True,
+    callback: Callable[[int, int], None] | None = None,
+) -> TrainResult:
+    """Fit `model` (a `HiNeRV`) to `target`; returns the result, the model holds the weights.
+
+    `run_dir`: checkpoints go to ``run_dir/<stage>/`` every ``config.checkpoint_every`` steps
+    and at the end. ``resume=True`` continues from that checkpoint (same step, optimiser
+    moments, RNG states, so the run continues exactly as if uninterrupted; the configuration
+    must match apart from device / compile / logging); if the stage had finished, the weights
+    are loaded and its result returned without training. Without a checkpoint, or with
+    ``resume=False``, training starts from the model's current weights (and overwrites).
+
+    `callback(step, total)` runs before each step (0-based), e.g. to anneal a Quant-Noise
+    ratio; for exact resumption it must depend on `step` only.
+
+    The model moves to the configured device and stays there; `model.train()` is on while
+    training, `model.eval()` after. Parametrizations and pruning masks keep working: the
+    optimiser gets ``model.parameters()`` as they are.
+    """
+    if config.loss != target.space:
+        raise ValueError(f"config.loss is {config.loss!r} but the target is {target.space!r}")
+    _check_sizes(model, target)
+    device = _device(config.device)
+    cuda = device.type == "cuda"
+    model.to(device)
+    stage_dir = Path(run_dir) / stage if run_dir is not None else None
+    ckpt = stage_dir / CHECKPOINT_NAME if stage_dir is not None else None
+
+    size = config.patch_size or patch_size_for(
+        model.padded_height, model.padded_width, config.patch_target
+    )
+    positions = _positions(model, target, size)
+    batch = min(config.frames_per_batch or len(positions), target.num_frames)
+    plan = _Plan(positions, target.num_frames, batch, config.seed)
+    total = config.steps or max(round(config.epochs * plan.steps_per_epoch), 1)
+
+    optimizer = torch.optim.Adam(
+        model.parameters(),
+        lr=config.lr_at(0, total),
+        betas=config.betas,
+        eps=config.eps,
+        weight_decay=config.weight_decay,
+    )
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp) if cuda else None
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
+
+    start, seconds = 0, 0.0
+    torch.manual_seed(config.seed)
+    if resume and ckpt is not None and ckpt.exists():
+        tensors, state = _read(ckpt)
+        _check_resumable(state, config, stage, total)
+        _load_model(model, tensors)
+        if state["finished"]:
+            model.eval()
+            return TrainResult(**state["result"])
+        _load_optimizer(model, optimizer, tensors)
+        torch.set_rng_state(tensors["rng.cpu"])
+        if cuda:
+            for k, v in tensors.items():
+                if (
+                    k.startswith("rng.cuda.")
+                    and int(k.rsplit(".", 1)[1]) < torch.cuda.device_count()
+                ):
+                    torch.cuda.set_rng_state(v, int(k.rsplit(".", 1)[1]))
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        start, seconds = state["step"], state["seconds"]
+
+    def checkpoint(step: int, result: TrainResult | None = None) -> None:
+        if ckpt is None:
+            return
+        state = {
+            "format": _FORMAT,
+            "stage": stage,
+            "step": step,
+            "total_steps": total,
+            "finished": result is not None,
+            "seconds": seconds + time.perf_counter() - t0,
+            "config": config.to_json(),
+            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+            "result": result.to_json() if result is not None else None,
+        }
+        _save(ckpt, _state_tensors(model, optimizer), state)
+
+    forward = torch.compile(model) if config.compile and cuda else model
+    frames = target.frames.to(device)
+    target = replace(target, frames=frames)
+    space = target.space
+    model.train()
+    t0 = time.perf_counter()
+    window_loss = torch.zeros((), device=device)
+    window_psnr = torch.zeros((), device=device)
+    window_n, last_loss = 0, float("nan")
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=start, desc=stage, unit="step", dynamic_ncols=True)
+    try:
+        for step in range(start, total):
+            if callback is not None:
+                callback(step, total)
+            lr = config.lr_at(step, total)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            t_idx, patch = plan(step)
+            t_dev = t_idx.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                pred = forward(t_dev, patch=patch)
+            want = target.crop(t_dev, patch)
+            pred = pred[..., : want.shape[2], : want.shape[3]].float()
+            loss = distortion(pred, want, space)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if config.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=True)
+            scaler.step(optimizer)
+            scaler.update()
+
+            with torch.no_grad():
+                window_loss += loss.detach()
+                window_psnr += psnr_per_frame(pred.detach(), want, space).mean()
+            window_n += 1
+            done = step + 1
+            if done % config.log_every == 0 or done == total:
+                last_loss = (window_loss / window_n).item()  # the one sync per window
+                if bar is not None:
+                    bar.set_postfix(
+                        loss=f"{last_loss:.4f}", psnr=f"{(window_psnr / window_n).item():.2f}"
+                    )
+                    bar.update(done - bar.n)
+                window_loss.zero_(), window_psnr.zero_()
+                window_n = 0
+            if config.checkpoint_every and done % config.checkpoint_every == 0 and done < total:
+                checkpoint(done)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    elapsed = seconds + time.perf_counter() - t0
+    model.eval()
+    psnr = _video_psnr(model, target)
+    result = TrainResult(
+        loss=last_loss,
+        psnr=psnr,
+        steps=total,
+        seconds=elapsed,
+        steps_per_second=total / elapsed if elapsed > 0 else 0.0,
+        stage=stage,
+    )
+    checkpoint(total, result)
+    return result
+
+
+def _check_resumable(state: dict, config: TrainConfig, stage: str, total: int) -> None:
+    saved = TrainConfig.from_json(state["config"])
+    a, b = saved.to_json(), config.to_json()
+    if any(a[k] != b[k] for k in a if k not in _RESUMABLE_CHANGES):
+        raise ValueError(
+            f"cannot resume stage {stage!r}: the checkpoint was trained with {saved}, "
+            f"this run asks for {config}"
+        )
+    if state["total_steps"] != total:
+        raise ValueError(f"cannot resume: {state['total_steps']} steps planned, now {total}")
+
+
+# ----------------------------------------------------------------------------- reconstruction
+
+
+def _batches(frames: int | Sequence[int] | torch.Tensor, batch: int) -> Iterator[torch.Tensor]:
+    if isinstance(frames, int):
+        frames = range(frames)
+    indices = torch.as_tensor(
+        list(frames) if not torch.is_tensor(frames) else frames, dtype=torch.long
+    )
+    for i in range(0, indices.numel(), batch):
+        yield indices[i : i + batch]
+
+
+def _frames_out(
+    model: nn.Module, frames, batch: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(indices, (b, 3, H, W) float32 on the model's device, clamped to [0, 1]) per batch."""
+    if batch < 1:
+        raise ValueError("batch must be positive")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for idx in _batches(frames, batch):
+                yield idx, model(idx.to(device)).float().clamp_(0.0, 1.0)
+    finally:
+        model.train(was_training)
+
+
+def reconstruct(
+    model: nn.Module, frames: int | Sequence[int] | torch.Tensor, batch: int = 1
+) -> torch.Tensor:
+    """Decode frames from a fitted network: ``(T, 3, H, W)`` float32 in [0, 1] on the CPU.
+
+    `frames` is a frame count (frames 0..T-1) or the frame indices; `batch` frames are
+    evaluated at once, whole frames, under ``torch.inference_mode()`` on the model's device.
+    Training's final PSNR uses the same path, so it measures what the decoder produces.
+    """
+    return torch.cat([out.cpu() for _, out in _frames_out(model, frames, batch)])
+
+
+def _video_psnr(model: nn.Module, target: VideoTarget) -> float:
+    """Mean over frames of the per-frame PSNR of the whole video (frame by frame)."""
+    values = [
+        psnr_per_frame(out, target.frames[idx.to(target.frames.device)], target.space)
+        for idx, out in _frames_out(model, target.num_frames, 1)
+    ]
+    return torch.cat(values).mean().item()
