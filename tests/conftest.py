@@ -80,3 +80,19 @@ def real_clip(tmp_path_factory):
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a test module on one intra-op thread, then restore the setting.
+
+    Small convolutions gain nothing from threads, and on a loaded 2-core machine two OpenMP
+    threads waiting for each other can be 10-20x slower than one. Use it with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

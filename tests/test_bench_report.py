@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-import torch
 
 from fake_codec import write_small_clip
 from inrcodec.bench import (
@@ -23,15 +22,7 @@ from inrcodec.bench.plots import rd_curves
 from inrcodec.cli import main
 from inrcodec.codecs import CODECS
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The metrics' tiny convolutions gain nothing from threads, and on a loaded machine
-    OpenMP threads waiting for each other slow them down tenfold."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from fake_codec import write_small_clip
 from inrcodec.bench import (
@@ -43,14 +42,7 @@ RECORD_FIELDS = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The metrics' tiny convolutions gain nothing from threads, and on a loaded machine
-    OpenMP threads waiting for each other slow them down tenfold."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(autouse=True)

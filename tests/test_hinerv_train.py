@@ -36,14 +36,7 @@ SAMPLE_Y4M = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144
 FRAMES = 4
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: fast on a small shared machine, and results are bit-exact only
-    for a fixed thread count anyway."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,7 @@ from inrcodec.nets.hinerv import PRESETS
 FAMILIES = ("hinerv-tiny", "nvrc-tiny")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These small ops are dominated by thread start-up; on a shared 2-core box two threads
-    can be 20x slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _model(name, frames, height, width, seed=0):

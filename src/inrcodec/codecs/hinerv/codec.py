@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from inrcodec.coding import VideoHeader
+from inrcodec.codecs.header import format_of, header_of
 from inrcodec.io import Video, VideoFormat, rgb_to_video
 from inrcodec.io.chroma import downsample_chroma
 from inrcodec.io.colour import quantize as quantize_codes
@@ -52,7 +51,7 @@ QUANT_LR_SCALE = 0.1
 DEFAULT_BITS = 6
 #: Total steps of the three stages for the scaled-down presets when no budget is given. The
 #: CPU presets' budget keeps `make demo` (32 frames of 176x144, 2 cores) under 10 minutes.
-DEFAULT_STEPS = {"hinerv-cpu": 300, "nvrc-cpu": 300, "hinerv-tiny": 13, "nvrc-tiny": 13}
+DEFAULT_STEPS = {"hinerv-cpu": 3000, "nvrc-cpu": 3000, "hinerv-tiny": 13, "nvrc-tiny": 13}
 
 
 class HiNeRVCodecError(CodecError):
@@ -209,41 +208,6 @@ def to_video(output: np.ndarray, fmt: VideoFormat, space: str) -> Video:
     if fmt.chroma == "420":
         codes[1:] = [downsample_chroma(p, fmt.chroma_siting) for p in codes[1:]]
     return Video(tuple(quantize_codes(p, fmt) for p in codes), fmt)
-
-
-def header_of(video: Video) -> VideoHeader:
-    fmt = video.format
-    return VideoHeader(
-        width=fmt.width,
-        height=fmt.height,
-        frame_count=video.num_frames,
-        fps_num=fmt.fps.numerator,
-        fps_den=fmt.fps.denominator,
-        bit_depth=fmt.bit_depth,
-        chroma_format=fmt.chroma,
-        color_matrix=fmt.matrix,
-        color_range=fmt.range,
-        chroma_siting=fmt.chroma_siting,
-    )
-
-
-def format_of(header: VideoHeader) -> VideoFormat:
-    from inrcodec.coding import BitstreamError
-    from inrcodec.io import VideoFormatError
-
-    try:
-        return VideoFormat(
-            width=header.width,
-            height=header.height,
-            chroma=header.chroma_format,
-            bit_depth=header.bit_depth,
-            fps=Fraction(header.fps_num, header.fps_den),
-            matrix=header.color_matrix,
-            range=header.color_range,
-            chroma_siting=header.chroma_siting,
-        )
-    except VideoFormatError as error:
-        raise BitstreamError(f"video header: {error}") from None
 
 
 def _check_options(preset_name: str, bits: int, space: str, video: Video) -> None:
