@@ -214,3 +214,20 @@ def test_bench_plugin_is_registered():
     codec.check_rate_point(6)
     with pytest.raises(inrcodec.InrcodecError):
         codec.check_rate_point(1)
+
+
+def test_bench_harness_measures_hinerv(sample_y4m, tmp_path):
+    """The whole plug-in path of `inrcodec bench run`: coding, metrics, settings, versions."""
+    import json
+
+    results = tmp_path / "results.jsonl"
+    args = ["bench", "run", "--codec", "hinerv", "--rate-points", "6", "--option",
+            "preset=hinerv-tiny", "--option", "steps=3", "--sequence", str(sample_y4m),
+            "--frames", "2", "--no-progress", "-o", str(results)]  # fmt: skip
+    assert main(args) == 0
+    (record,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert (record["codec"], record["rate_point"], record["frames"]) == ("hinerv", 6, 2)
+    assert record["bpp"] == pytest.approx(8 * record["bytes"] / (2 * 176 * 144))
+    assert record["settings"]["preset"] == "hinerv-tiny"
+    assert {"torch", "constriction"} <= set(record["versions"])
+    assert 5 < record["psnr_rgb"] < 40

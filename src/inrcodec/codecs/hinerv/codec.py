@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -282,6 +283,5 @@ class HiNeRVCodec(Codec):
         return {"preset": self.preset, "steps": self.steps, "space": self.space, "seed": self.seed}
 
     def versions(self) -> dict[str, str]:
-        import constriction
-
-        return {"torch": torch.__version__, "constriction": constriction.__version__}
+        """torch computes the reconstruction, constriction the entropy coding."""
+        return {package: version(package) for package in ("torch", "constriction")}
