@@ -12,6 +12,7 @@ _LAZY = {
     # training (train.py)
     "TrainConfig": "train",
     "TrainResult": "train",
+    "TrainingError": "train",
     "VideoTarget": "train",
     "fit": "train",
     "load_checkpoint": "train",

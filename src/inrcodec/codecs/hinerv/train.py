@@ -42,6 +42,8 @@ from safetensors import safe_open
 from safetensors.torch import save
 from torch import nn
 
+from inrcodec.errors import InrcodecError
+
 from ...atomic import atomic_file, write_atomic
 from ...io import Video, convert_video, video_to_rgb
 from .losses import LOSS_SPACES, distortion, psnr_per_frame
@@ -61,6 +63,11 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 STATE_NAME = "state.json"
 _FORMAT = "inrcodec.hinerv.train/1"
 _METADATA_KEY = "inrcodec.train"
+
+
+class TrainingError(InrcodecError):
+    """A training request that cannot run: bad options, a mismatched target or checkpoint."""
+
 
 # ----------------------------------------------------------------------------- the target
 
@@ -84,10 +91,10 @@ class VideoTarget:
 
     def __post_init__(self):
         if self.space not in LOSS_SPACES:
-            raise ValueError(f"unknown space {self.space!r}; expected one of {LOSS_SPACES}")
+            raise TrainingError(f"unknown space {self.space!r}; expected one of {LOSS_SPACES}")
         f = self.frames
         if f.ndim != 4 or f.shape[1] != 3 or f.dtype != torch.float32 or 0 in f.shape:
-            raise ValueError(
+            raise TrainingError(
                 f"expected float32 frames of shape (T, 3, H, W), got {f.dtype} {tuple(f.shape)}"
             )
 
@@ -112,12 +119,12 @@ class VideoTarget:
         elif space == "yuv":
             clip = video[frames]
             if clip.format.chroma == "rgb":
-                raise ValueError("a YUV target needs a Y'CbCr video, got RGB")
+                raise TrainingError("a YUV target needs a Y'CbCr video, got RGB")
             clip = convert_video(clip, chroma="444")
             peak = np.float32(clip.format.peak)
             data = torch.from_numpy(np.stack([p.astype(np.float32) / peak for p in clip.planes], 1))
         else:
-            raise ValueError(f"unknown space {space!r}; expected one of {LOSS_SPACES}")
+            raise TrainingError(f"unknown space {space!r}; expected one of {LOSS_SPACES}")
         return cls(data.contiguous(), space)
 
     @property
@@ -200,22 +207,22 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.loss not in LOSS_SPACES:
-            raise ValueError(f"unknown loss {self.loss!r}; expected one of {LOSS_SPACES}")
+            raise TrainingError(f"unknown loss {self.loss!r}; expected one of {LOSS_SPACES}")
         if self.amp not in (None, "bf16", "fp16"):
-            raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {self.amp!r}")
+            raise TrainingError(f"amp must be None, 'bf16' or 'fp16', got {self.amp!r}")
         if self.steps is not None and self.steps < 1 or self.epochs <= 0:
-            raise ValueError("steps and epochs must be positive")
+            raise TrainingError("steps and epochs must be positive")
         if not 0 <= self.warmup < 1:
-            raise ValueError("warmup is a fraction of the steps, in [0, 1)")
+            raise TrainingError("warmup is a fraction of the steps, in [0, 1)")
         if self.frames_per_batch is not None and self.frames_per_batch < 1:
-            raise ValueError("frames_per_batch must be positive")
+            raise TrainingError("frames_per_batch must be positive")
         if self.patch_size is not None:
             object.__setattr__(self, "patch_size", tuple(int(s) for s in self.patch_size))
             if len(self.patch_size) != 2 or min(self.patch_size) < 1:
-                raise ValueError("patch_size is (height, width), both positive")
+                raise TrainingError("patch_size is (height, width), both positive")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         if self.checkpoint_every < 0 or self.log_every < 1:
-            raise ValueError("checkpoint_every >= 0 and log_every >= 1")
+            raise TrainingError("checkpoint_every >= 0 and log_every >= 1")
 
     def lr_at(self, step: int, total: int) -> float:
         """Learning rate of step `step` (0-based) of `total`: linear warm-up from lr/warm-up
@@ -305,7 +312,7 @@ def _check_sizes(model: nn.Module, target: VideoTarget) -> None:
     got = (model.frames, model.height, model.width)
     want = (target.num_frames, target.height, target.width)
     if got != want:
-        raise ValueError(f"the model is for (T, H, W) = {got}, the target is {want}")
+        raise TrainingError(f"the model is for (T, H, W) = {got}, the target is {want}")
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -352,11 +359,11 @@ def _read(path: Path) -> tuple[dict, dict]:
     with safe_open(str(path), framework="pt", device="cpu") as f:
         meta = f.metadata() or {}
         if _METADATA_KEY not in meta:
-            raise ValueError(f"{path} is not an inrcodec training checkpoint")
+            raise TrainingError(f"{path} is not an inrcodec training checkpoint")
         state = json.loads(meta[_METADATA_KEY])
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     if state.get("format") != _FORMAT:
-        raise ValueError(f"{path}: unknown checkpoint format {state.get('format')!r}")
+        raise TrainingError(f"{path}: unknown checkpoint format {state.get('format')!r}")
     return tensors, state
 
 
@@ -382,16 +389,16 @@ def _load_model(model: nn.Module, tensors: dict) -> None:
     mapping = _resolve(list(saved), list(own))
     missing = sorted(k for k in params if k not in mapping)
     if missing:
-        raise ValueError(f"checkpoint lacks parameters {missing[:5]}")
+        raise TrainingError(f"checkpoint lacks parameters {missing[:5]}")
     used = set(mapping.values())
     extra = sorted(k for k in saved if k not in used)
     if extra:
-        raise ValueError(f"checkpoint has entries the model lacks: {extra[:5]}")
+        raise TrainingError(f"checkpoint has entries the model lacks: {extra[:5]}")
     for key, value in own.items():  # buffers absent from the file (e.g. new masks) stay
         if key in mapping:
             src = saved[mapping[key]]
             if src.shape != value.shape:
-                raise ValueError(
+                raise TrainingError(
                     f"{key}: checkpoint shape {tuple(src.shape)}, model {tuple(value.shape)}"
                 )
             with torch.no_grad():
@@ -465,7 +472,7 @@ def fit(
     optimiser gets ``model.parameters()`` as they are.
     """
     if config.loss != target.space:
-        raise ValueError(f"config.loss is {config.loss!r} but the target is {target.space!r}")
+        raise TrainingError(f"config.loss is {config.loss!r} but the target is {target.space!r}")
     _check_sizes(model, target)
     device = _device(config.device)
     cuda = device.type == "cuda"
@@ -602,15 +609,13 @@ def fit(
 
 
 def _check_resumable(state: dict, config: TrainConfig, stage: str, total: int) -> None:
-    saved = TrainConfig.from_json(state["config"])
-    a, b = saved.to_json(), config.to_json()
-    if any(a[k] != b[k] for k in a if k not in _RESUMABLE_CHANGES):
-        raise ValueError(
-            f"cannot resume stage {stage!r}: the checkpoint was trained with {saved}, "
-            f"this run asks for {config}"
-        )
+    saved, wanted = TrainConfig.from_json(state["config"]).to_json(), config.to_json()
+    changed = [k for k in saved if k not in _RESUMABLE_CHANGES and saved[k] != wanted[k]]
+    if changed:
+        differences = ", ".join(f"{k} {saved[k]!r} -> {wanted[k]!r}" for k in changed)
+        raise TrainingError(f"cannot resume stage {stage!r}: options changed ({differences})")
     if state["total_steps"] != total:
-        raise ValueError(f"cannot resume: {state['total_steps']} steps planned, now {total}")
+        raise TrainingError(f"cannot resume: {state['total_steps']} steps planned, now {total}")
 
 
 # ----------------------------------------------------------------------------- reconstruction
@@ -631,7 +636,7 @@ def _frames_out(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(indices, (b, 3, H, W) float32 on the model's device, clamped to [0, 1]) per batch."""
     if batch < 1:
-        raise ValueError("batch must be positive")
+        raise TrainingError("batch must be positive")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
