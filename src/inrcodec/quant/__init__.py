@@ -1,0 +1,17 @@
+"""Quantisation for training and coding: rounding surrogates and block partitions.
+
+`rounding`: soft-round, Kumaraswamy noise, Quant-Noise and straight-through rounding (NVRC
+Sec. 3.4, App. A.2); `blocks`: the 3-D block partition of feature grids (NVRC Sec. 3.1, eq. 2).
+Nothing here knows about networks or coders.
+"""
+
+from inrcodec.quant.blocks import BlockLayout
+from inrcodec.quant.rounding import (
+    Rounding,
+    half_ste,
+    kumaraswamy_noise,
+    soft_round,
+    ste_round,
+)
+
+__all__ = ["BlockLayout", "Rounding", "half_ste", "kumaraswamy_noise", "soft_round", "ste_round"]
