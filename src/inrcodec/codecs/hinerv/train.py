@@ -51,6 +51,7 @@ from .losses import LOSS_SPACES, distortion, psnr_per_frame
 __all__ = [
     "CHECKPOINT_NAME",
     "TrainConfig",
+    "RateTerm",
     "TrainResult",
     "VideoTarget",
     "fit",
@@ -189,7 +190,8 @@ class TrainConfig:
     lr_scale: float = 1.0  # multiplies lr and min_lr (fine-tuning stages, e.g. 0.1)
     betas: tuple[float, float] = (0.9, 0.999)  # Adam, as the reference
     eps: float = 1e-8  # Adam
-    weight_decay: float = 0.0  # L2 added to the gradient (NVRC uses 1e-6, decaying; off here)
+    weight_decay: float = 0.0  # L2 added to the gradient (NVRC stage 1: 1e-6)
+    weight_decay_decay: bool = False  # NVRC stage 1: L2 decays linearly to 0 over the steps
     grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
     patch_size: tuple[int, int] | None = None  # (h, w); None: `patch_size_for(patch_target)`
     patch_target: int = 120  # side of the automatic patch (papers: 120 at 1080p)
@@ -235,6 +237,12 @@ class TrainConfig:
         progress = min((step - warm) / span, 1.0)
         return low + (peak - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
+    def weight_decay_at(self, step: int, total: int) -> float:
+        """L2 weight of step `step` of `total`: constant, or decaying linearly to 0."""
+        if not self.weight_decay_decay:
+            return self.weight_decay
+        return self.weight_decay * (1.0 - step / total)
+
     def to_json(self) -> dict:
         return asdict(self)
 
@@ -255,7 +263,7 @@ _RESUMABLE_CHANGES = ("device", "compile", "checkpoint_every", "log_every")
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Outcome of `fit`: ``loss`` is the mean training loss of the last logging window;
+    """Outcome of `fit`: ``loss`` is the mean distortion loss D of the last logging window;
     ``psnr`` the mean over frames of the per-frame PSNR (dB) of the whole video in the
     training space (RGB, or YUV 4:4:4 combined 6:1:1); ``seconds`` counts training time over
     all sessions of a resumed run, ``steps_per_second`` is steps / seconds."""
@@ -266,9 +274,31 @@ class TrainResult:
     seconds: float
     steps_per_second: float
     stage: str = "train"
+    rate: float | None = None  # last R (bits per pixel) of a `RateTerm`, if any
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class RateTerm:
+    """The rate half of NVRC's ``L = R + lambda D`` (eq. 8) and its alternating schedule.
+
+    ``rate()`` returns R in bits per pixel (differentiable). With ``period = K + 1 > 1``
+    (Sec. 3.4, K = 8), steps ``K, 2K + 1, ...`` (every (K+1)-th) minimise ``K R`` alone and the
+    others ``lambda D`` alone; with ``period = 1`` every step minimises ``R + lambda D``.
+    """
+
+    rate: Callable[[], torch.Tensor]
+    lam: float
+    period: int = 9
+
+    def __post_init__(self):
+        if self.lam <= 0 or self.period < 1:
+            raise TrainingError("lambda must be positive and the R/D period at least 1")
+
+    def is_rate_step(self, step: int) -> bool:
+        return self.period > 1 and (step + 1) % self.period == 0
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -454,6 +484,7 @@ def fit(
     stage: str = "train",
     progress: bool = True,
     callback: Callable[[int, int], None] | None = None,
+    rate_term: RateTerm | None = None,
 ) -> TrainResult:
     """Fit `model` (a `HiNeRV`) to `target`; returns the result, the model holds the weights.
 
@@ -465,7 +496,8 @@ def fit(
     ``resume=False``, training starts from the model's current weights (and overwrites).
 
     `callback(step, total)` runs before each step (0-based), e.g. to anneal a Quant-Noise
-    ratio; for exact resumption it must depend on `step` only.
+    ratio; for exact resumption it must depend on `step` only. `rate_term` adds NVRC's rate
+    (`RateTerm`): the loss becomes ``R + lambda D``, optimised alternately or jointly.
 
     The model moves to the configured device and stays there; `model.train()` is on while
     training, `model.eval()` after. Parametrizations and pruning masks keep working: the
@@ -544,7 +576,7 @@ def fit(
     t0 = time.perf_counter()
     window_loss = torch.zeros((), device=device)
     window_psnr = torch.zeros((), device=device)
-    window_n, last_loss = 0, float("nan")
+    window_n, last_loss, last_rate = 0, float("nan"), None
 
     bar = None
     if progress:
@@ -558,13 +590,29 @@ def fit(
             lr = config.lr_at(step, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            t_idx, patch = plan(step)
-            t_dev = t_idx.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                pred = forward(t_dev, patch=patch)
-            want = target.crop(t_dev, patch)
-            pred = pred[..., : want.shape[2], : want.shape[3]].float()
-            loss = distortion(pred, want, space)
+                group["weight_decay"] = config.weight_decay_at(step, total)
+            t_idx, patch = plan(step)  # drawn on rate steps too: the batch order stays fixed
+            if rate_term is not None and rate_term.is_rate_step(step):
+                rate = rate_term.rate()
+                loss = (rate_term.period - 1) * rate
+                last_rate = rate.detach()
+            else:
+                t_dev = t_idx.to(device, non_blocking=True)
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                    pred = forward(t_dev, patch=patch)
+                want = target.crop(t_dev, patch)
+                pred = pred[..., : want.shape[2], : want.shape[3]].float()
+                loss = distortion(pred, want, space)
+                with torch.no_grad():
+                    window_loss += loss.detach()
+                    window_psnr += psnr_per_frame(pred.detach(), want, space).mean()
+                window_n += 1
+                if rate_term is not None:
+                    loss = rate_term.lam * loss
+                    if rate_term.period == 1:
+                        rate = rate_term.rate()
+                        loss = loss + rate
+                        last_rate = rate.detach()
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.grad_clip > 0:
@@ -573,17 +621,17 @@ def fit(
             scaler.step(optimizer)
             scaler.update()
 
-            with torch.no_grad():
-                window_loss += loss.detach()
-                window_psnr += psnr_per_frame(pred.detach(), want, space).mean()
-            window_n += 1
             done = step + 1
-            if done % config.log_every == 0 or done == total:
+            if (done % config.log_every == 0 or done == total) and window_n:
                 last_loss = (window_loss / window_n).item()  # the one sync per window
                 if bar is not None:
-                    bar.set_postfix(
-                        loss=f"{last_loss:.4f}", psnr=f"{(window_psnr / window_n).item():.2f}"
-                    )
+                    postfix = {
+                        "D": f"{last_loss:.4f}",
+                        "psnr": f"{(window_psnr / window_n).item():.2f}",
+                    }
+                    if last_rate is not None:
+                        postfix["bpp"] = f"{last_rate.item():.4f}"
+                    bar.set_postfix(postfix)
                     bar.update(done - bar.n)
                 window_loss.zero_(), window_psnr.zero_()
                 window_n = 0
@@ -603,9 +651,18 @@ def fit(
         seconds=elapsed,
         steps_per_second=total / elapsed if elapsed > 0 else 0.0,
         stage=stage,
+        rate=_final_rate(rate_term),
     )
     checkpoint(total, result)
     return result
+
+
+def _final_rate(rate_term: RateTerm | None) -> float | None:
+    """R of the trained model (in eval mode: true rounding), or None without a rate term."""
+    if rate_term is None:
+        return None
+    with torch.no_grad():
+        return float(rate_term.rate())
 
 
 def _check_resumable(state: dict, config: TrainConfig, stage: str, total: int) -> None:
