@@ -111,6 +111,38 @@ def add_codec_commands(commands) -> None:
     add_input_options(encode)
     encode.set_defaults(run=run_encode)
 
+    train = commands.add_parser(
+        "train",
+        help="train an NVRC model on R + lambda D and report its estimated rate split",
+        description="Fit NVRC (network, quantisation and entropy models) to the video on "
+        "R + lambda D (docs/nvrc.md). Prints PSNR of the quantised model, the estimated rate "
+        "(eq. 9) and its split by group. Writing a bitstream arrives with `encode --codec nvrc`.",
+    )
+    train.add_argument("codec", choices=("nvrc",), help="the codec to train (nvrc)")
+    train.add_argument("input", type=Path)
+    train.add_argument("--preset", default="nvrc-cpu", help="network preset (nvrc-cpu)")
+    train.add_argument("--lambda", dest="lam", type=float, help="rate-distortion trade-off")
+    train.add_argument(
+        "--rate-point",
+        help="named rate point instead of --preset/--lambda: 1-6 (Table 6, paper presets) "
+        "or cpu1-cpu4 (CPU scale)",
+    )
+    train.add_argument("--ablation", default="full", help="full, v1-v5 or no-alternating")
+    train.add_argument("--steps", type=int, help="training steps of both stages together")
+    train.add_argument(
+        "--space", choices=("rgb", "yuv"), default="rgb", help="training space (default rgb)"
+    )
+    train.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--run-dir", type=Path, help="folder for training checkpoints")
+    train.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run from --run-dir"
+    )
+    train.add_argument("--report", type=Path, help="also write the results as JSON here")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_input_options(train)
+    train.set_defaults(run=run_train)
+
     decode = commands.add_parser("decode", help="decode an inrcodec bitstream to a video file")
     decode.add_argument("input", type=Path)
     decode.add_argument(
@@ -369,6 +401,48 @@ def run_encode(args: argparse.Namespace) -> int:
     print(f"  MS-SSIM    {rgb.means['ms_ssim']:9.4f} (RGB, window {window}x{window})")
     check = result.decode_seconds
     print(f"  encode     {result.encode_seconds:9.1f} s (decoder self-check {check:.1f} s)")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import json
+
+    from inrcodec.atomic import atomic_file
+    from inrcodec.codecs.nvrc.train import rate_point, train
+
+    if args.resume and args.run_dir is None:
+        raise UserError("--resume needs --run-dir")
+    if args.rate_point is not None:
+        if args.lam is not None:
+            raise UserError("give --rate-point or --lambda, not both")
+        preset, lam = rate_point(args.rate_point, args.space)
+    elif args.lam is None:
+        raise UserError("give --lambda or --rate-point")
+    else:
+        preset, lam = args.preset, args.lam
+    video = open_video(args.input, args).load()
+    result = train(
+        video,
+        preset,
+        lam,
+        space=args.space,
+        ablation=args.ablation,
+        steps=args.steps,
+        run_dir=args.run_dir,
+        resume=args.resume,
+        progress=not args.no_progress,
+        device=args.device,
+        seed=args.seed,
+    )
+    print(f"{args.codec} {preset}, lambda {lam:g}, {args.space}, ablation {args.ablation}")
+    print(f"  PSNR {args.space.upper():4} {result.psnr:9.4f} dB (quantised model)")
+    print(f"  rate       {result.bpp:9.4f} bpp (estimated, eq. 9)")
+    print(f"  {'group':12} {'bits':>12} {'values':>10} {'bits/value':>11}")
+    for group, row in result.report["groups"].items():
+        print(f"  {group:12} {row['bits']:12.0f} {row['values']:10d} {row['bits_per_value']:11.3f}")
+    if args.report is not None:
+        with atomic_file(args.report) as tmp:
+            tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
     return 0
 
 

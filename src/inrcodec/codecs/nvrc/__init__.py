@@ -1,0 +1,35 @@
+"""NVRC (Kwan et al., NeurIPS 2024): learned quantisation and entropy models trained with the
+representation on R + lambda D (docs/nvrc.md).
+
+`model`: the `NVRC` module (parameter groups, quantisers, entropy models, eq. 9 rate);
+`entropy`: the Gaussian rate and the masked-3D-convolution context model; `train`: the
+two-stage schedule, rate points and ablations. Names are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "NVRC": "model",
+    "CompressionConfig": "model",
+    "ContextModel": "entropy",
+    "gaussian_bits": "entropy",
+    "ABLATIONS": "train",
+    "NVRCError": "train",
+    "NVRCTrainResult": "train",
+    "Schedule": "train",
+    "rate_point": "train",
+    "train": "train",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

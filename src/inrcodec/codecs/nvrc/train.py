@@ -1,0 +1,277 @@
+"""Training an NVRC model end to end on ``L = R + lambda D`` (Kwan et al. 2024, Sec. 3.4, A.2).
+
+Two stages, both on the shared `inrcodec.codecs.hinerv.train.fit` loop with a `RateTerm`:
+
+1. soft-rounding with additive Kumaraswamy noise on grids and layers (temperature 0.5 -> 0.3,
+   Kumaraswamy a 2.0 -> 1.0, linearly over the stage); lr 2e-3, cosine to 1e-4; L2 1e-6
+   decaying linearly to 0; gradient clipping 1.0;
+2. Quant-Noise (rounded fraction 0.5 -> 1.0), rounded values detached, no straight-through;
+   lr 1e-4, cosine to 1e-5; no L2.
+
+Both stages alternate (Sec. 3.4): of every K + 1 = 9 steps, 8 minimise ``lambda D`` and one
+``K R``; ``alternate=0`` minimises ``R + lambda D`` at every step instead. Stage 1 keeps
+HiNeRV's 10 % linear learning-rate warm-up (the NVRC configurations are based on it); stage 2
+fine-tunes a trained model and starts at its peak rate.
+
+Length: the paper trains 360 + 30 epochs (`STAGE_EPOCHS`); a ``steps`` budget is split in that
+ratio, and the CPU presets default to `DEFAULT_STEPS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from inrcodec.codecs.base import CodecError
+from inrcodec.codecs.hinerv.train import RateTerm, TrainConfig, TrainResult, VideoTarget, fit
+from inrcodec.io import Video
+from inrcodec.nets.hinerv import PRESETS, HiNeRV
+from inrcodec.nets.hinerv import preset as network_preset
+from inrcodec.quant import Rounding
+
+from .model import NVRC, CompressionConfig
+
+STAGE_EPOCHS = {"stage1": 360.0, "stage2": 30.0}
+
+#: Table 6: rate point -> (preset, lambda), for RGB and YUV training on UVG.
+PAPER_RATE_POINTS = {
+    "rgb": {1: ("nvrc-s2", 1.0), 2: ("nvrc-s2", 2.0), 3: ("nvrc-s3", 4.0),
+            4: ("nvrc-s3", 8.0), 5: ("nvrc-s4", 16.0), 6: ("nvrc-s4", 32.0)},
+    "yuv": {1: ("nvrc-s2", 32.0), 2: ("nvrc-s2", 64.0), 3: ("nvrc-s3", 128.0),
+            4: ("nvrc-s3", 256.0), 5: ("nvrc-s4", 512.0), 6: ("nvrc-s4", 1024.0)},
+}  # fmt: skip
+
+#: CPU-scale rate points for `nvrc-cpu` on small clips (176x144). Short CPU runs move the rate
+#: little (the steps and entropy parameters get one update in nine steps), so the lambdas are
+#: low; measured in docs/nvrc.md. YUV's eq. (11) loss is about 32x smaller than eq. (10) at
+#: equal quality, hence Table 6's 32x larger lambdas, kept here.
+CPU_RATE_POINTS = {
+    "rgb": {1: ("nvrc-cpu", 0.0625), 2: ("nvrc-cpu", 0.25), 3: ("nvrc-cpu", 1.0),
+            4: ("nvrc-cpu", 4.0)},
+    "yuv": {1: ("nvrc-cpu", 2.0), 2: ("nvrc-cpu", 8.0), 3: ("nvrc-cpu", 32.0),
+            4: ("nvrc-cpu", 128.0)},
+}  # fmt: skip
+
+#: Ablations of Table 3 (V1-V5) and Sec. 4.4's "no alternating optimisation":
+#: name -> (CompressionConfig overrides, Schedule overrides).
+ABLATIONS = {
+    "full": ({}, {}),
+    "v1": ({"layer_model": "gaussian"}, {}),
+    "v2": ({"grid_model": "gaussian"}, {}),
+    "v3": ({"grid_model": "gaussian", "layer_model": "gaussian"}, {}),
+    "v4": ({"phi_coding": "half"}, {}),
+    "v5": ({"learn_grid_steps": False}, {}),
+    "no-alternating": ({}, {"alternate": 0}),
+}
+
+
+_SET_BY_TRAIN = {"steps", "epochs", "lr", "min_lr", "weight_decay", "weight_decay_decay",
+                 "warmup", "loss", "device", "seed"}  # fmt: skip
+
+
+class NVRCError(CodecError):
+    """An NVRC request that cannot run (unknown preset or rate point, bad option)."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The two-stage schedule of App. A.2 (module docstring)."""
+
+    stage1_epochs: float = STAGE_EPOCHS["stage1"]
+    stage2_epochs: float = STAGE_EPOCHS["stage2"]
+    lr: tuple[float, float] = (2e-3, 1e-4)  # stage 1: peak, end of the cosine
+    lr2: tuple[float, float] = (1e-4, 1e-5)  # stage 2
+    weight_decay: float = 1e-6  # stage 1, decaying linearly to 0
+    temperature: tuple[float, float] = (0.5, 0.3)
+    noise: tuple[float, float] = (2.0, 1.0)  # Kumaraswamy a
+    quant_noise: tuple[float, float] = (0.5, 1.0)
+    alternate: int = 8  # K; 0: R + lambda D at every step
+
+    def __post_init__(self):
+        if self.alternate < 0:
+            raise NVRCError("alternate (K) must be >= 0")
+
+    def stage_steps(self, total: int) -> dict[str, int]:
+        """Split a step budget in the ratio of the stages' epochs (each stage >= 1 step)."""
+        if total < 2:
+            raise NVRCError(f"steps must be at least 2, got {total}")
+        share = self.stage2_epochs / (self.stage1_epochs + self.stage2_epochs)
+        stage2 = min(max(round(total * share), 1), total - 1)
+        return {"stage1": total - stage2, "stage2": stage2}
+
+    def rounding(self, stage: str, step: int, total: int) -> Rounding:
+        """The rounding surrogate of a step (annealed linearly over the stage)."""
+        f = step / max(total - 1, 1)
+
+        def lerp(pair):
+            return pair[0] + (pair[1] - pair[0]) * f
+
+        if stage == "stage1":
+            return Rounding("soft", temperature=lerp(self.temperature), noise=lerp(self.noise))
+        return Rounding("quant-noise", ratio=lerp(self.quant_noise))
+
+
+#: Compression settings of the scaled-down presets: the context model shrinks with the network
+#: (width 4, kernel 3: 0.8 K parameters per grid level instead of 11 K), as the paper's model
+#: would cost more bits than a 176x144 clip's whole grid (2.6 K values for `nvrc-cpu`).
+SMALL_COMPRESSION = {"context_width": 4, "context_kernel": 3}
+
+
+def default_compression(preset: str) -> CompressionConfig:
+    """The paper's settings (App. A.1) for paper presets, `SMALL_COMPRESSION` for -cpu/-tiny."""
+    small = preset.endswith(("-cpu", "-tiny"))
+    return CompressionConfig(**(SMALL_COMPRESSION if small else {}))
+
+
+#: Total steps of both stages for the scaled-down presets when no budget is given.
+DEFAULT_STEPS = {"nvrc-cpu": 3000, "nvrc-tiny": 20}
+
+
+@dataclass
+class NVRCTrainResult:
+    """A trained `NVRC` model, its stages' `TrainResult`s and its rate split (`rate_report`).
+
+    ``psnr``: of the video decoded from the quantised model, in the training space (dB);
+    ``bpp``: eq. (9) with true rounding (the entropy models' estimate; the bitstream adds
+    headers).
+    """
+
+    model: NVRC
+    preset: str
+    lam: float
+    space: str
+    ablation: str
+    stages: dict[str, TrainResult] = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+    @property
+    def psnr(self) -> float:
+        return self.stages["stage2"].psnr
+
+    @property
+    def bpp(self) -> float:
+        return self.report["bpp"]
+
+    def to_json(self) -> dict:
+        return {
+            "preset": self.preset,
+            "lambda": self.lam,
+            "space": self.space,
+            "ablation": self.ablation,
+            "psnr": self.psnr,
+            "bpp": self.bpp,
+            "stages": {k: v.to_json() for k, v in self.stages.items()},
+            "rate": self.report,
+        }
+
+
+def rate_point(name: int | str, space: str = "rgb") -> tuple[str, float]:
+    """(preset, lambda) of a named rate point: 1-6 are Table 6's (paper presets), cpu1-cpu4
+    the CPU-scale ones (`CPU_RATE_POINTS`), for "rgb" or "yuv"."""
+    text = str(name).lower()
+    table = CPU_RATE_POINTS if text.startswith("cpu") else PAPER_RATE_POINTS
+    key = text.removeprefix("cpu")
+    if space not in table or not key.isdigit() or int(key) not in table[space]:
+        raise NVRCError(
+            f"unknown rate point {name!r} for {space!r}: use 1-6 (paper) or cpu1-cpu4 (CPU)"
+        )
+    return table[space][int(key)]
+
+
+def build(
+    video_size: tuple[int, int, int],
+    preset: str,
+    compression: CompressionConfig | None = None,
+    seed: int = 0,
+) -> NVRC:
+    """A fresh NVRC model for ``(frames, height, width)``; weights depend on ``seed`` only."""
+    if not preset.startswith("nvrc-") or preset not in PRESETS:
+        names = ", ".join(p for p in PRESETS if p.startswith("nvrc-"))
+        raise NVRCError(f"unknown NVRC preset {preset!r}; choose from {names}")
+    frames, height, width = video_size
+    torch.manual_seed(seed)
+    net = HiNeRV(network_preset(preset, frames, height, width), frames, height, width)
+    return NVRC(net, compression or default_compression(preset))
+
+
+def train(
+    video: Video,
+    preset: str = "nvrc-cpu",
+    lam: float = 1.0,
+    *,
+    space: str = "rgb",
+    ablation: str = "full",
+    steps: int | None = None,
+    schedule: Schedule | None = None,
+    compression: CompressionConfig | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    device: str = "auto",
+    seed: int = 0,
+    **train_options: Any,
+) -> NVRCTrainResult:
+    """Fit an NVRC model to ``video`` at rate-distortion trade-off ``lam`` (eq. 8).
+
+    ``ablation``: a key of `ABLATIONS` applied on top of ``compression`` and ``schedule``;
+    ``steps``: total optimiser steps of both stages (default: the paper's epochs, or
+    `DEFAULT_STEPS` for CPU presets); ``run_dir`` keeps each stage's checkpoint
+    (``run_dir/stage1``, ``run_dir/stage2``) and ``resume`` continues an interrupted run;
+    ``train_options``: more `TrainConfig` fields (``patch_size``, ``frames_per_batch``, ...).
+    """
+    if ablation not in ABLATIONS:
+        raise NVRCError(f"unknown ablation {ablation!r}; choose from {', '.join(ABLATIONS)}")
+    if lam <= 0:
+        raise NVRCError(f"lambda must be positive, got {lam}")
+    clash = sorted(set(train_options) & _SET_BY_TRAIN)
+    if clash:
+        raise NVRCError(f"options set by the NVRC schedule: {', '.join(clash)} (use `schedule`)")
+    comp_over, sched_over = ABLATIONS[ablation]
+    try:
+        compression = replace(compression or default_compression(preset), **comp_over)
+        schedule = replace(schedule or Schedule(), **sched_over)
+    except ValueError as e:
+        raise NVRCError(str(e)) from None
+    model = build((video.num_frames, video.height, video.width), preset, compression, seed)
+    target = VideoTarget.from_video(video, space=space)
+    if steps is None:
+        steps = DEFAULT_STEPS.get(preset)
+    plan = schedule.stage_steps(steps) if steps is not None else None
+    lrs = {"stage1": schedule.lr, "stage2": schedule.lr2}
+    epochs = {"stage1": schedule.stage1_epochs, "stage2": schedule.stage2_epochs}
+    rate_term = RateTerm(model.rate, lam, schedule.alternate + 1)
+    result = NVRCTrainResult(model, preset, lam, space, ablation)
+    for stage in ("stage1", "stage2"):
+        config = TrainConfig(
+            steps=plan[stage] if plan else None,
+            epochs=epochs[stage],
+            lr=lrs[stage][0],
+            min_lr=lrs[stage][1],
+            weight_decay=schedule.weight_decay if stage == "stage1" else 0.0,
+            weight_decay_decay=True,
+            warmup=0.1 if stage == "stage1" else 0.0,
+            loss=space,
+            device=device,
+            seed=seed,
+            **train_options,
+        )
+
+        def anneal(step: int, total: int, stage=stage) -> None:
+            model.rounding = schedule.rounding(stage, step, total)
+
+        result.stages[stage] = fit(
+            model,
+            target,
+            config,
+            run_dir=Path(run_dir) if run_dir is not None else None,
+            resume=resume,
+            stage=stage,
+            progress=progress,
+            callback=anneal,
+            rate_term=rate_term,
+        )
+    result.report = model.rate_report()
+    return result
