@@ -97,17 +97,7 @@ def add_codec_commands(commands) -> None:
     encode.add_argument("--codec", choices=("hinerv",), default="hinerv", help="default hinerv")
     encode.add_argument("--preset", default="hinerv-cpu", help="network preset (hinerv-cpu)")
     encode.add_argument("--bits", type=int, default=6, help="quantisation bits, 2-16 (6)")
-    encode.add_argument("--steps", type=int, help="training steps of all stages together")
-    encode.add_argument(
-        "--space", choices=("rgb", "yuv"), default="rgb", help="training space (default rgb)"
-    )
-    encode.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    encode.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    encode.add_argument("--run-dir", type=Path, help="folder for training checkpoints")
-    encode.add_argument(
-        "--resume", action="store_true", help="continue an interrupted encode from --run-dir"
-    )
-    encode.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_training_options(encode)
     add_input_options(encode)
     encode.set_defaults(run=run_encode)
 
@@ -128,18 +118,8 @@ def add_codec_commands(commands) -> None:
         "or cpu1-cpu4 (CPU scale)",
     )
     train.add_argument("--ablation", default="full", help="full, v1-v5 or no-alternating")
-    train.add_argument("--steps", type=int, help="training steps of both stages together")
-    train.add_argument(
-        "--space", choices=("rgb", "yuv"), default="rgb", help="training space (default rgb)"
-    )
-    train.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    train.add_argument("--run-dir", type=Path, help="folder for training checkpoints")
-    train.add_argument(
-        "--resume", action="store_true", help="continue an interrupted run from --run-dir"
-    )
     train.add_argument("--report", type=Path, help="also write the results as JSON here")
-    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_training_options(train)
     add_input_options(train)
     train.set_defaults(run=run_train)
 
@@ -205,6 +185,21 @@ def add_bench_commands(commands) -> None:
         help="BD-rate interpolation: pchip (JVET CTC, default) or cubic (VCEG-M33)",
     )
     report.set_defaults(run=run_bench_report)
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """Options of every command that fits a network: length, space, device, checkpoints."""
+    parser.add_argument("--steps", type=int, help="training steps of all stages together")
+    parser.add_argument(
+        "--space", choices=("rgb", "yuv"), default="rgb", help="training space (default rgb)"
+    )
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--run-dir", type=Path, help="folder for training checkpoints")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run from --run-dir"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:

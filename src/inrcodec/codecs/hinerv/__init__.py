@@ -6,7 +6,7 @@ sibling such as the bitstream reader, does not pull in the training machinery.
 
 from __future__ import annotations
 
-import importlib
+from inrcodec.lazy import lazy_getattr
 
 _LAZY = {
     # training (train.py)
@@ -26,13 +26,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 # The codec (codec.py), its bitstream (bitstream.py) and model compression (compress.py).

@@ -8,7 +8,7 @@ two-stage schedule, rate points and ablations. Names are imported lazily.
 
 from __future__ import annotations
 
-import importlib
+from inrcodec.lazy import lazy_getattr
 
 _LAZY = {
     "NVRC": "model",
@@ -26,10 +26,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
