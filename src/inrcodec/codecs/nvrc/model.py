@@ -261,39 +261,38 @@ class NVRC(nn.Module):
             rows.append([log_step, float(value.mean()), math.log(std)])
         self.psi = nn.Parameter(torch.tensor(rows, dtype=torch.float32).reshape(-1, 3))
 
-    def phi_hat(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Quantised phi by name, and the symbols of the Gaussian-coded tensors."""
-        named = dict(self.named_parameters())
+    def _phi(self, with_rate: bool):
+        """Quantised phi grouped by coder (``{"layer_coders.k": {"log_step_out": ...}}``),
+        and (``with_rate``) the bits of phi by group, psi included (Sec. 3.3), else None."""
         psi = half_ste(self.psi)
-        coded = {name: i for i, name in enumerate(self.coded_phi)}
-        values, symbols = {}, {}
-        for name in self.phi_names():
-            phi = named[name]
-            if name in coded:
-                step = torch.exp(psi[coded[name], 0])
-                symbols[name] = ste_round(phi / step)
-                values[name] = symbols[name] * step
-            else:
-                values[name] = half_ste(phi)
-        return values, symbols
-
-    def _phi_bits(self, symbols: dict) -> dict[str, torch.Tensor]:
-        """Bits of phi by group (Sec. 3.3), psi included."""
-        psi = half_ste(self.psi)
-        named = dict(self.named_parameters())
-        bits = {}
-        for name in self.phi_names():
-            if name in symbols:
-                i = self.coded_phi.index(name)
-                step = torch.exp(psi[i, 0])
-                mean, scale = psi[i, 1] / step, torch.exp(psi[i, 2]) / step
-                b = gaussian_bits(symbols[name], mean, scale).sum()
-            else:
-                b = named[name].new_tensor(float(HALF_BITS * named[name].numel()))
-            group = _phi_group(name)
-            bits[group] = bits.get(group, 0) + b
-        bits["psi"] = self.psi.new_tensor(float(HALF_BITS * self.psi.numel()))
-        return bits
+        rows = {name: i for i, name in enumerate(self.coded_phi)}
+        values: dict[str, dict[str, torch.Tensor]] = {}
+        bits = dict.fromkeys(GROUPS[2:], self.psi.new_zeros(())) if with_rate else None
+        for prefix, coders in (
+            ("grid_coders", self.grid_coders),
+            ("layer_coders", self.layer_coders),
+        ):
+            for key, coder in coders.named_children():
+                local = values.setdefault(f"{prefix}.{key}", {})
+                for leaf, phi in coder.named_parameters():
+                    name = f"{prefix}.{key}.{leaf}"
+                    row = rows.get(name)
+                    if row is None:  # stored as float16
+                        local[leaf] = half_ste(phi)
+                        b = float(HALF_BITS * phi.numel())
+                    else:
+                        step = torch.exp(psi[row, 0])
+                        symbols = ste_round(phi / step)
+                        local[leaf] = symbols * step
+                        if with_rate:
+                            mean, scale = psi[row, 1] / step, torch.exp(psi[row, 2]) / step
+                            b = gaussian_bits(symbols, mean, scale).sum()
+                    if with_rate:
+                        group = _phi_group(name)
+                        bits[group] = bits[group] + b
+        if with_rate:
+            bits["psi"] = bits["psi"] + HALF_BITS * self.psi.numel()
+        return values, bits
 
     # --- theta
 
@@ -303,13 +302,16 @@ class NVRC(nn.Module):
     def quantized(self, with_rate: bool = False):
         """``(values, bits)``: quantised network parameters by name, and (``with_rate``) the
         bits of every group as 0-d tensors (else None)."""
-        phi, phi_symbols = self.phi_hat()
+        phi, phi_bits = self._phi(with_rate)
         rounding = self._rounding()
         params = dict(self.net.named_parameters())
         values = {}
-        bits = {g: params[self.grid_names[0]].new_zeros(()) for g in GROUPS} if with_rate else None
+        bits = None
+        if with_rate:
+            zero = params[self.grid_names[0]].new_zeros(())
+            bits = {"grids": zero, "layers": zero, **phi_bits}
         for i, (name, coder) in enumerate(zip(self.grid_names, self.grid_coders, strict=True)):
-            local = _local(phi, f"grid_coders.{i}.")
+            local = phi[f"grid_coders.{i}"]
             layout = coder.layout
             log_steps = local.get("log_steps", coder.log_steps)
             step = torch.exp(layout.broadcast(log_steps))
@@ -319,7 +321,7 @@ class NVRC(nn.Module):
                 bits["grids"] = bits["grids"] + self._grid_bits(coder, local, symbols, step)
         for name in self.layer_names:
             coder = self.layer_coders[_key(name)]
-            local = _local(phi, f"layer_coders.{_key(name)}.")
+            local = phi[f"layer_coders.{_key(name)}"]
             value = params[name]
             matrix = value.reshape(coder.rows, coder.cols)
             step = coder.step(local)
@@ -330,9 +332,6 @@ class NVRC(nn.Module):
                 bits["layers"] = (
                     bits["layers"] + gaussian_bits(symbols, mean / step, scale / step).sum()
                 )
-        if with_rate:
-            for group, b in self._phi_bits(phi_symbols).items():
-                bits[group] = bits[group] + b
         return values, bits
 
     @staticmethod
@@ -391,10 +390,6 @@ class NVRC(nn.Module):
 
 def _key(name: str) -> str:
     return name.replace(".", "-")
-
-
-def _local(phi: dict, prefix: str) -> dict:
-    return {k[len(prefix) :]: v for k, v in phi.items() if k.startswith(prefix)}
 
 
 def _phi_group(name: str) -> str:
