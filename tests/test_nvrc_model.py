@@ -65,6 +65,17 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().double().numpy()
 
 
+def causal_taps(name: str, value: torch.Tensor) -> np.ndarray:
+    """Boolean mask of the coded entries of a phi tensor: for context-model weights the taps
+    before the kernel centre in raster order (the centre too after the first layer)."""
+    shape = tuple(value.shape)
+    if ".context.convs." not in name or not name.endswith(".weight"):
+        return np.ones(shape, dtype=bool)
+    layer, k = int(name.split(".")[4]), shape[-1]
+    raster = np.arange(k**3).reshape(k, k, k)
+    return np.broadcast_to(raster < k**3 // 2 + (layer > 0), shape)
+
+
 def expected_phi_hat(model: NVRC) -> dict[str, torch.Tensor]:
     """Sec. 3.3: a Gaussian-coded phi tensor is round(phi / step) * step with its psi step
     (psi in float16); the others are stored as float16."""
@@ -73,11 +84,12 @@ def expected_phi_hat(model: NVRC) -> dict[str, torch.Tensor]:
     out = {}
     for name in model.phi_names():
         p = named[name].detach()
+        taps = torch.from_numpy(causal_taps(name, p).copy())
         if name in model.coded_phi:
             step = torch.exp(psi[model.coded_phi.index(name), 0])
-            out[name] = torch.round(p / step) * step
+            out[name] = torch.round(p / step) * step * taps
         else:
-            out[name] = p.half().float()
+            out[name] = p.half().float() * taps
     return out
 
 
@@ -147,7 +159,7 @@ def randomise(model: NVRC, seed: int = 1, log_steps=(-5.0, -3.0)) -> None:
                 p.copy_(low + (high - low) * torch.rand(p.shape, generator=g))
         for coder in model.layer_coders.values():
             phi = dict(coder.named_parameters())
-            sigma = float(coder.model(phi)[1].mean())  # the model's scale, value units
+            sigma = float(torch.exp(coder.model(phi)[1]).mean())  # the model's scale
             for name, p in phi.items():
                 noise = torch.randn(p.shape, generator=g)
                 if name == "mean_out" and coder.model_axes[1]:  # eq. 6: times sigma_in
@@ -390,10 +402,10 @@ def test_layer_coder_axis_fallback(shape, step_axes, vectors):
     # Initialisation: step = std * layer_step_ratio, scale = std, mean 0, split evenly over
     # the axes.
     std, ratio = float(value.std()), CompressionConfig().layer_step_ratio
-    step = torch.broadcast_to(coder.step(phi), shape)
+    step = torch.broadcast_to(torch.exp(coder.log_step(phi)), shape)
     torch.testing.assert_close(step, torch.full(shape, std * ratio), rtol=1e-5, atol=0)
-    mean, scale = coder.model(phi)
-    scale = torch.broadcast_to(scale, shape)
+    mean, log_scale = coder.model(phi)
+    scale = torch.broadcast_to(torch.exp(log_scale), shape)
     torch.testing.assert_close(scale, torch.full(shape, std), rtol=1e-5, atol=0)
     assert (mean == 0).all()
     # layer_model="gaussian": per-tensor model, the steps keep their axes.
@@ -410,8 +422,9 @@ def test_layer_coder_eqs_5_to_7():
     phi = {n: p.detach().double() for n, p in coder.named_parameters()}
     # eq. (5): delta[i, j] = delta_out[i] * delta_in[j]
     expected_step = torch.outer(torch.exp(phi["log_step_out"]), torch.exp(phi["log_step_in"]))
-    torch.testing.assert_close(coder.step(phi), expected_step, rtol=1e-12, atol=0)
-    mean, scale = coder.model(phi)
+    torch.testing.assert_close(torch.exp(coder.log_step(phi)), expected_step, rtol=1e-12, atol=0)
+    mean, log_scale = coder.model(phi)
+    scale = torch.exp(log_scale)
     mu_out, mu_in = phi["mean_out"], phi["mean_in"]
     s_out, s_in = torch.exp(phi["log_scale_out"]), torch.exp(phi["log_scale_in"])
     assert mean.shape == scale.shape == (256, 200)
@@ -546,13 +559,14 @@ def test_rate_bits_match_independent_reference():
     for name in model.phi_names():
         kind = "grid" if name.startswith("grid_coders.") else "layer"
         group = kind + ("_quant" if ".log_step" in name else "_em")
+        taps = causal_taps(name, named[name])
         if name in model.coded_phi:
             log_step, mean, log_scale = psi[model.coded_phi.index(name)]
             step = math.exp(log_step)
-            s = np.round(_np(named[name]) / step)
+            s = np.round(_np(named[name]) / step)[taps]
             phi_ref[group] += ref_bits(s, mean / step, math.exp(log_scale) / step).sum()
         else:
-            phi_ref[group] += 16 * named[name].numel()
+            phi_ref[group] += 16 * taps.sum()
     for group, ref in phi_ref.items():
         assert bits[group] == pytest.approx(ref, rel=1e-4, abs=1e-3), group
     assert bits["psi"] == 16 * model.psi.numel()
@@ -580,10 +594,11 @@ def test_rate_report(args):
     )
     assert groups["psi"]["values"] == model.psi.numel()
     assert groups["psi"]["bits"] == 16 * model.psi.numel()
-    phi = [p for n, p in model.named_parameters() if n.startswith(("grid_", "layer_"))]
+    phi = {n: p for n, p in model.named_parameters() if n.startswith(("grid_", "layer_"))}
     assert len(phi) == len(model.phi_names())
     phi_groups = ("grid_quant", "grid_em", "layer_quant", "layer_em")
-    assert sum(p.numel() for p in phi) == sum(groups[g]["values"] for g in phi_groups)
+    coded = sum(int(causal_taps(n, p).sum()) for n, p in phi.items())  # masked taps excluded
+    assert coded == sum(groups[g]["values"] for g in phi_groups)
     # rate() is the same total per pixel (eq. 9), under the same (hard) rounding in eval mode.
     model.eval()
     with torch.no_grad():

@@ -12,6 +12,7 @@ from .container import (
     read_container,
 )
 from .entropy import (
+    QuantizedDecoder,
     decode_histogram,
     decode_quantized,
     encode_histogram,
@@ -30,6 +31,7 @@ from .tables import (
 __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
+    "QuantizedDecoder",
     "TABLE_VERSION",
     "BitstreamError",
     "CodecId",

@@ -95,26 +95,62 @@ def decode_quantized(
     The indices must be the very ones given to the encoder (broadcast to ``shape``).
     Raises :class:`BitstreamError` on any malformed payload.
     """
-    family = _model_family(distribution)
     count = _symbol_count(shape)
-    means, scales = _model_parameters(mean_index, scale_index, tuple(shape))
-    reader = ByteReader(data)
-    version = reader.uvarint("model table version")
-    if version != TABLE_VERSION:
-        raise BitstreamError(f"unsupported model table version {version}")
-    low = reader.svarint("lowest symbol", _INT32_MIN, _INT32_MAX)
-    high = low + reader.uvarint("symbol span", min(MAX_SUPPORT_SIZE - 1, _INT32_MAX - low))
-    words = _read_words(reader)
-    if count == 0 and (low, high) != (0, 0):
-        raise BitstreamError("an empty array must record the support [0, 0]")
-    if high == low:
-        return _constant_symbols(shape, low, words)
-    decoder = _sealed_decoder(words)
-    decoded = decoder.decode(family(low, high), means, scales)
-    _check_sealed(decoder)
-    if decoded.min() != low or decoded.max() != high:
-        raise BitstreamError("decoded symbols do not span the recorded support")
+    indices = [np.broadcast_to(i, shape) if count else i for i in (mean_index, scale_index)]
+    decoder = QuantizedDecoder(data, count, distribution)
+    decoded = decoder.decode(*(np.ravel(i) for i in indices)) if count else decoder.empty()
+    decoder.finish()
     return decoded.reshape(shape)
+
+
+class QuantizedDecoder:
+    """Decode an :func:`encode_quantized` payload of ``count`` symbols in consecutive chunks,
+    each chunk with its own model indices: a decoder whose models depend on the symbols
+    already decoded (a context model) decodes one chunk, computes the next chunk's indices
+    from it, and so on. `finish` then checks that the stream ends exactly where the encoder
+    began. Raises :class:`BitstreamError` on any malformed payload."""
+
+    def __init__(self, data: bytes, count: int, distribution: Distribution = "gaussian"):
+        self._family = _model_family(distribution)
+        reader = ByteReader(data)
+        version = reader.uvarint("model table version")
+        if version != TABLE_VERSION:
+            raise BitstreamError(f"unsupported model table version {version}")
+        low = reader.svarint("lowest symbol", _INT32_MIN, _INT32_MAX)
+        high = low + reader.uvarint("symbol span", min(MAX_SUPPORT_SIZE - 1, _INT32_MAX - low))
+        words = _read_words(reader)
+        if count == 0 and (low, high) != (0, 0):
+            raise BitstreamError("an empty array must record the support [0, 0]")
+        if high == low and words.size:
+            raise BitstreamError("unexpected coded data for an array without information")
+        self.low, self.high, self.remaining = low, high, count
+        self._coder = None if high == low else _sealed_decoder(words)
+        self._seen = [high, low]  # running (min, max) of the decoded symbols
+
+    def empty(self) -> npt.NDArray[np.int32]:
+        return np.zeros(0, np.int32)
+
+    def decode(self, mean_index: npt.ArrayLike, scale_index: npt.ArrayLike) -> np.ndarray:
+        """The next ``len(mean_index)`` symbols (1-D int32) under the given table indices."""
+        means, scales = _model_parameters(mean_index, scale_index, np.shape(mean_index))
+        if means.size > self.remaining:
+            raise ValueError(f"{means.size} symbols asked for, {self.remaining} left")
+        self.remaining -= means.size
+        if self._coder is None or means.size == 0:
+            return np.full(means.size, self.low, dtype=np.int32)
+        decoded = self._coder.decode(self._family(self.low, self.high), means, scales)
+        self._seen = [min(self._seen[0], int(decoded.min())), max(self._seen[1], int(decoded.max()))]
+        return decoded
+
+    def finish(self) -> None:
+        """Check that every symbol was decoded and the stream ended at the encoder's seal."""
+        if self.remaining:
+            raise ValueError(f"{self.remaining} symbols were not decoded")
+        if self._coder is None:
+            return
+        _check_sealed(self._coder)
+        if self._seen != [self.low, self.high]:
+            raise BitstreamError("decoded symbols do not span the recorded support")
 
 
 def _model_family(distribution: str):

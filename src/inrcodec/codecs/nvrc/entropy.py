@@ -103,7 +103,8 @@ class ContextModel(nn.Module):
       positions of the same partition; zero padding keeps the context inside the partition,
       so all partitions of all levels decode in parallel.
 
-    The last convolution starts at zero (mean 0, scale 1 symbol everywhere).
+    The last convolution starts at zero (mean 0, scale 1 symbol everywhere). Weights at taps
+    outside the causal masks are zero and stay so; they are not part of the coded phi.
     """
 
     def __init__(self, width: int = 8, kernel: int = 5, blocks: int = 3, eps: float = 1e-5):
@@ -120,8 +121,15 @@ class ContextModel(nn.Module):
         self.register_buffer("mask_first", causal_mask(kernel, False), persistent=False)
         self.register_buffer("mask_rest", causal_mask(kernel, True), persistent=False)
         self.eps = eps
+        with torch.no_grad():  # taps outside the mask do not exist: zero, never coded
+            for i, conv in enumerate(self.convs):
+                conv.weight.mul_(self.weight_mask(i))
         nn.init.zeros_(self.convs[-1].weight)
         nn.init.zeros_(self.convs[-1].bias)
+
+    def weight_mask(self, index: int) -> torch.Tensor:
+        """The causal taps of convolution ``index``, ``(1, 1, k, k, k)``."""
+        return self.mask_first if index == 0 else self.mask_rest
 
     def forward(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = symbols
@@ -131,8 +139,7 @@ class ContextModel(nn.Module):
                 mean = x.mean(dim=1, keepdim=True)
                 var = x.var(dim=1, unbiased=False, keepdim=True)
                 x = (x - mean) * torch.rsqrt(var + self.eps)
-            mask = self.mask_first if i == 0 else self.mask_rest
-            x = F.conv3d(x, conv.weight * mask, conv.bias, padding=conv.padding)
+            x = F.conv3d(x, conv.weight * self.weight_mask(i), conv.bias, padding=conv.padding)
             if i < last:
                 x = F.gelu(x)
         return x[:, :1], x[:, 1:]

@@ -158,21 +158,21 @@ class LayerCoder(nn.Module):
             return out
         return combine(out, inn)
 
-    def step(self, phi: dict) -> torch.Tensor:
-        """``delta`` (eq. 5), broadcastable to ``(rows, cols)``."""
-        log_step = self._outer(phi, "log_step", self.step_axes, torch.add)
-        return torch.exp(log_step)
+    def log_step(self, phi: dict) -> torch.Tensor:
+        """``log delta`` (eq. 5), broadcastable to ``(rows, cols)``."""
+        return self._outer(phi, "log_step", self.step_axes, torch.add)
 
-    def model(self, phi: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and scale (eqs. 6-7), value units, broadcastable to ``(rows, cols)``."""
+    def model(self, phi: dict, exp=torch.exp) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-scale (eqs. 6-7), value units, broadcastable to ``(rows, cols)``;
+        ``exp``: the exponential to use (the coding path passes its deterministic one)."""
         axes = self.model_axes
-        scale = torch.exp(self._outer(phi, "log_scale", axes, torch.add))
+        log_scale = self._outer(phi, "log_scale", axes, torch.add)
         if axes[0] and axes[1]:  # eq. (6): mu_out[i] * sigma_in[j] + mu_in[j]
-            scale_in = torch.exp(phi["log_scale_in"]).unsqueeze(0)
+            scale_in = exp(phi["log_scale_in"]).unsqueeze(0)
             mean = phi["mean_out"].unsqueeze(1) * scale_in + phi["mean_in"].unsqueeze(0)
         else:
             mean = self._outer(phi, "mean", axes, torch.add)
-        return mean, scale
+        return mean, log_scale
 
 
 # ----------------------------------------------------------------------------- grid coding
@@ -246,16 +246,37 @@ class NVRC(nn.Module):
             n for n, _ in self.named_parameters() if n.startswith(("grid_coders.", "layer_coders."))
         ]
 
+    def phi_mask(self, name: str) -> torch.Tensor | None:
+        """Which entries of phi tensor ``name`` exist: the causal taps of a context-model
+        weight, broadcastable to it (the other taps are structurally zero and never coded);
+        None for every other tensor (all entries)."""
+        parts = name.split(".")  # grid_coders.<i>.context.convs.<j>.weight
+        if len(parts) == 6 and parts[2] == "context" and parts[5] == "weight":
+            return self.grid_coders[int(parts[1])].context.weight_mask(int(parts[4]))
+        return None
+
+    def phi_size(self, name: str, value: torch.Tensor) -> int:
+        """Number of coded entries of phi tensor ``name`` (`phi_mask`)."""
+        mask = self.phi_mask(name)
+        return value.numel() if mask is None else int(mask.expand_as(value).sum())
+
     def _init_psi(self) -> None:
         """One psi row (log-step, mean, log-scale) per Gaussian-coded phi tensor."""
         named = dict(self.named_parameters())
         coded = []
         if self.config.phi_coding == "gaussian":
-            coded = [n for n in self.phi_names() if named[n].numel() >= self.config.phi_min_size]
+            coded = [
+                n
+                for n in self.phi_names()
+                if self.phi_size(n, named[n]) >= self.config.phi_min_size
+            ]
         self.coded_phi = coded
         rows = []
         for name in coded:
             value = named[name].detach().float()
+            mask = self.phi_mask(name)
+            if mask is not None:
+                value = value[mask.expand_as(value).bool()]
             log_step = self.config.phi_log_step
             std = max(float(value.std()) if value.numel() > 1 else 0.0, math.exp(log_step))
             rows.append([log_step, float(value.mean()), math.log(std)])
@@ -276,17 +297,20 @@ class NVRC(nn.Module):
                 local = values.setdefault(f"{prefix}.{key}", {})
                 for leaf, phi in coder.named_parameters():
                     name = f"{prefix}.{key}.{leaf}"
-                    row = rows.get(name)
+                    row, mask = rows.get(name), self.phi_mask(name)
                     if row is None:  # stored as float16
-                        local[leaf] = half_ste(phi)
-                        b = float(HALF_BITS * phi.numel())
+                        local[leaf] = half_ste(phi) if mask is None else half_ste(phi) * mask
+                        b = float(HALF_BITS * self.phi_size(name, phi))
                     else:
                         step = torch.exp(psi[row, 0])
                         symbols = ste_round(phi / step)
+                        if mask is not None:
+                            symbols = symbols * mask
                         local[leaf] = symbols * step
                         if with_rate:
                             mean, scale = psi[row, 1] / step, torch.exp(psi[row, 2]) / step
-                            b = gaussian_bits(symbols, mean, scale).sum()
+                            b = gaussian_bits(symbols, mean, scale)
+                            b = (b if mask is None else b * mask).sum()
                     if with_rate:
                         group = _phi_group(name)
                         bits[group] = bits[group] + b
@@ -324,14 +348,13 @@ class NVRC(nn.Module):
             local = phi[f"layer_coders.{_key(name)}"]
             value = params[name]
             matrix = value.reshape(coder.rows, coder.cols)
-            step = coder.step(local)
+            step = torch.exp(coder.log_step(local))
             symbols = rounding(matrix / step)
             values[name] = (symbols * step).reshape(value.shape)
             if with_rate:
-                mean, scale = coder.model(local)
-                bits["layers"] = (
-                    bits["layers"] + gaussian_bits(symbols, mean / step, scale / step).sum()
-                )
+                mean, log_scale = coder.model(local)
+                scale = torch.exp(log_scale) / step
+                bits["layers"] = bits["layers"] + gaussian_bits(symbols, mean / step, scale).sum()
         return values, bits
 
     @staticmethod
@@ -365,7 +388,7 @@ class NVRC(nn.Module):
         )
         for name, p in self.named_parameters():
             if name.startswith(("grid_coders.", "layer_coders.")):
-                out[_phi_group(name)] += p.numel()
+                out[_phi_group(name)] += self.phi_size(name, p)
         out["psi"] = self.psi.numel()
         return out
 
