@@ -131,7 +131,7 @@ def test_cli_decode_of_a_corrupt_file_exits_2_and_writes_nothing(encoded, tmp_pa
 
 def test_cli_encode_and_decode(sample_y4m, tmp_path, capsys):
     stream, out = tmp_path / "clip.inrc", tmp_path / "clip.y4m"
-    args = ["encode", str(sample_y4m), "--frames", "4", "-o", str(stream)]
+    args = ["encode", str(sample_y4m), "--codec", "hinerv", "--frames", "4", "-o", str(stream)]
     args += ["--preset", "hinerv-tiny", "--steps", "3", "--device", "cpu", "--no-progress"]
     assert main(args) == 0
     printed = capsys.readouterr().out
@@ -147,8 +147,9 @@ def test_cli_encode_and_decode(sample_y4m, tmp_path, capsys):
 
 def test_cli_rejects_bad_options_in_one_line(sample_y4m, tmp_path, capsys):
     out = tmp_path / "x.inrc"
-    assert main(["encode", str(sample_y4m), "-o", str(out), "--bits", "1"]) == 2
-    assert main(["encode", str(sample_y4m), "-o", str(out), "--preset", "nope"]) == 2
+    hinerv = ["encode", str(sample_y4m), "--codec", "hinerv", "-o", str(out)]
+    assert main([*hinerv, "--bits", "1"]) == 2
+    assert main([*hinerv, "--preset", "nope"]) == 2
     assert not out.exists()
     assert capsys.readouterr().err.count("\n") == 2
 

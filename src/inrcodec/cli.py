@@ -90,13 +90,17 @@ def add_codec_commands(commands) -> None:
         "encode",
         help="compress a video into an inrcodec bitstream (.inrc)",
         description="Fit a neural representation to the video and write its compressed "
-        "parameters (docs/hinerv-codec.md). Prints size, bpp, quality and time.",
+        "parameters: NVRC (docs/nvrc.md) or HiNeRV (docs/hinerv-codec.md). Prints size, bpp, "
+        "quality and time.",
     )
     encode.add_argument("input", type=Path)
     encode.add_argument("-o", "--output", type=Path, required=True, help="bitstream (.inrc)")
-    encode.add_argument("--codec", choices=("hinerv",), default="hinerv", help="default hinerv")
-    encode.add_argument("--preset", default="hinerv-cpu", help="network preset (hinerv-cpu)")
-    encode.add_argument("--bits", type=int, default=6, help="quantisation bits, 2-16 (6)")
+    encode.add_argument("--codec", choices=("nvrc", "hinerv"), default="nvrc", help="(nvrc)")
+    encode.add_argument("--preset", help="network preset (nvrc-cpu, hinerv-cpu)")
+    nvrc = encode.add_argument_group("nvrc", "rate control of NVRC")
+    add_rate_options(nvrc, default_point=DEFAULT_RATE_POINT)
+    hinerv = encode.add_argument_group("hinerv", "rate control of HiNeRV")
+    hinerv.add_argument("--bits", type=int, default=6, help="quantisation bits, 2-16 (6)")
     add_training_options(encode)
     add_input_options(encode)
     encode.set_defaults(run=run_encode)
@@ -110,14 +114,8 @@ def add_codec_commands(commands) -> None:
     )
     train.add_argument("codec", choices=("nvrc",), help="the codec to train (nvrc)")
     train.add_argument("input", type=Path)
-    train.add_argument("--preset", default="nvrc-cpu", help="network preset (nvrc-cpu)")
-    train.add_argument("--lambda", dest="lam", type=float, help="rate-distortion trade-off")
-    train.add_argument(
-        "--rate-point",
-        help="named rate point instead of --preset/--lambda: 1-6 (Table 6, paper presets) "
-        "or cpu1-cpu4 (CPU scale)",
-    )
-    train.add_argument("--ablation", default="full", help="full, v1-v5 or no-alternating")
+    train.add_argument("--preset", help="network preset (nvrc-cpu)")
+    add_rate_options(train, default_point=None)
     train.add_argument("--report", type=Path, help="also write the results as JSON here")
     add_training_options(train)
     add_input_options(train)
@@ -185,6 +183,39 @@ def add_bench_commands(commands) -> None:
         help="BD-rate interpolation: pchip (JVET CTC, default) or cubic (VCEG-M33)",
     )
     report.set_defaults(run=run_bench_report)
+
+
+#: The rate point `encode --codec nvrc` uses without --lambda or --rate-point (`make demo`).
+DEFAULT_RATE_POINT = "cpu2"
+
+
+def add_rate_options(parser, default_point: str | None) -> None:
+    """NVRC's rate control: a lambda (with --preset) or a named rate point."""
+    parser.add_argument("--lambda", dest="lam", type=float, help="rate-distortion trade-off")
+    default = f" (default {default_point})" if default_point else ""
+    parser.add_argument(
+        "--rate-point",
+        help="named rate point instead of --preset/--lambda: 1-6 (Table 6, paper presets) "
+        f"or cpu1-cpu4 (CPU scale){default}",
+    )
+    parser.add_argument("--ablation", default="full", help="full, v1-v5 or no-alternating")
+
+
+def nvrc_rate(args: argparse.Namespace, default_point: str | None) -> tuple[str, float]:
+    """(preset, lambda) from --rate-point, or --preset and --lambda."""
+    from inrcodec.codecs.nvrc.train import rate_point
+
+    if args.rate_point is not None and args.lam is not None:
+        raise UserError("give --rate-point or --lambda, not both")
+    if args.lam is not None:
+        return args.preset or "nvrc-cpu", args.lam
+    if args.rate_point is None and default_point is None:
+        raise UserError("give --lambda or --rate-point")
+    point = args.rate_point or default_point
+    preset, lam = rate_point(point, args.space)
+    if args.preset is not None and args.preset != preset:
+        raise UserError(f"rate point {point} uses preset {preset}; with --preset give --lambda")
+    return preset, lam
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -274,7 +305,12 @@ def run_info(args: argparse.Namespace) -> int:
         print(json.dumps(description, indent=2))
     else:
         for key, value in description.items():
-            print(f"{key:>16}: {value}")
+            if isinstance(value, dict):  # a table: one line per entry
+                print(f"{key:>16}:")
+                for name, entry in value.items():
+                    print(f"{name:>18}  {entry}")
+            else:
+                print(f"{key:>16}: {value}")
     return 0
 
 
@@ -296,13 +332,14 @@ def describe_video(path: Path, video) -> dict:
 
 
 def describe_bitstream(path: Path) -> dict:
-    from inrcodec.coding import FORMAT_VERSION, read_container
+    from inrcodec.coding import FORMAT_VERSION, CodecId, read_container
     from inrcodec.metrics import bpp
 
     container = read_container(path)
     header = container.header
     size = path.stat().st_size
-    return {
+    pixels = header.frame_count * header.height * header.width
+    description = {
         "file": str(path),
         "kind": "inrcodec bitstream",
         "format_version": FORMAT_VERSION,
@@ -319,6 +356,14 @@ def describe_bitstream(path: Path) -> dict:
         "bpp": bpp(size, header.frame_count, header.height, header.width),
         "sections": ", ".join(f"{tag}: {len(data)} B" for tag, data in container.sections),
     }
+    if container.codec == CodecId.NVRC:  # the rate split by group (NVRC Fig. 4)
+        from inrcodec.codecs.nvrc.bitstream import section_bytes
+
+        parts = section_bytes(path.read_bytes())
+        description["rate_split"] = {
+            part: f"{n} B, {8 * n / pixels:.5f} bpp" for part, n in parts.items()
+        }
+    return description
 
 
 def run_metrics(args: argparse.Namespace) -> int:
@@ -363,16 +408,11 @@ def is_png_folder(path: Path) -> bool:
 
 def run_encode(args: argparse.Namespace) -> int:
     from inrcodec.atomic import write_atomic
-    from inrcodec.codecs.hinerv.codec import encode
-    from inrcodec.metrics import bpp, compare
 
     if args.resume and args.run_dir is None:
         raise UserError("--resume needs --run-dir")
     video = open_video(args.input, args).load()
-    result = encode(
-        video,
-        args.preset,
-        bits=args.bits,
+    options = dict(
         steps=args.steps,
         space=args.space,
         run_dir=args.run_dir,
@@ -381,12 +421,37 @@ def run_encode(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
     )
+    if args.codec == "nvrc":
+        from inrcodec.codecs.nvrc.codec import encode
+
+        preset, lam = nvrc_rate(args, DEFAULT_RATE_POINT)
+        result = encode(video, preset, lam, ablation=args.ablation, **options)
+        setting = f"lambda {lam:g}, ablation {args.ablation}"
+    else:
+        from inrcodec.codecs.hinerv.codec import encode
+
+        result = encode(video, args.preset or "hinerv-cpu", bits=args.bits, **options)
+        setting = f"{result.bits} bits, steps {result.steps}"
     write_atomic(args.output, result.bitstream)
     size = args.output.stat().st_size
-    decoded = result.reconstruction
-    rate = bpp(size, video.num_frames, video.height, video.width)
-    print(f"wrote {args.output}: {size} bytes, {rate:.4f} bpp ({video.describe()})")
-    print(f"  {args.codec} {result.preset}, {result.bits} bits, steps {result.steps}")
+    print(f"wrote {args.output}: {size} bytes, {8 * size / pixels(video):.4f} bpp")
+    print(f"  {video.describe()}")
+    print(f"  {args.codec} {result.preset}, {setting}")
+    print_quality(video, result.reconstruction)
+    if args.codec == "nvrc":
+        print_rate_split(result.compressed.sections, result.compressed.estimated)
+    check = result.decode_seconds
+    print(f"  encode     {result.encode_seconds:9.1f} s (decoder self-check {check:.1f} s)")
+    return 0
+
+
+def pixels(video) -> int:
+    return video.num_frames * video.height * video.width
+
+
+def print_quality(video, decoded) -> None:
+    from inrcodec.metrics import compare
+
     rgb = compare(video, decoded, "rgb")
     print(f"  PSNR RGB   {rgb.means['psnr']:9.4f} dB (BT.601)")
     if video.format.chroma != "rgb":
@@ -394,27 +459,28 @@ def run_encode(args: argparse.Namespace) -> int:
         print(f"  PSNR YUV   {yuv.means['psnr_yuv']:9.4f} dB (6:1:1)")
     window = rgb.ms_ssim_window
     print(f"  MS-SSIM    {rgb.means['ms_ssim']:9.4f} (RGB, window {window}x{window})")
-    check = result.decode_seconds
-    print(f"  encode     {result.encode_seconds:9.1f} s (decoder self-check {check:.1f} s)")
-    return 0
+
+
+def print_rate_split(sections: dict[str, int], estimated: dict | None = None) -> None:
+    """The file's bytes by part (NVRC Fig. 4's groups), next to the training estimate."""
+    groups = estimated["groups"] if estimated else {}
+    print(f"  {'part':12} {'bytes':>9} {'bits':>10}" + (f" {'estimated':>10}" if groups else ""))
+    for part, size in sections.items():
+        row = f"  {part:12} {size:9d} {8 * size:10d}"
+        if part in groups:
+            row += f" {groups[part]['bits']:10.0f}"
+        print(row)
 
 
 def run_train(args: argparse.Namespace) -> int:
     import json
 
     from inrcodec.atomic import atomic_file
-    from inrcodec.codecs.nvrc.train import rate_point, train
+    from inrcodec.codecs.nvrc.train import train
 
     if args.resume and args.run_dir is None:
         raise UserError("--resume needs --run-dir")
-    if args.rate_point is not None:
-        if args.lam is not None:
-            raise UserError("give --rate-point or --lambda, not both")
-        preset, lam = rate_point(args.rate_point, args.space)
-    elif args.lam is None:
-        raise UserError("give --lambda or --rate-point")
-    else:
-        preset, lam = args.preset, args.lam
+    preset, lam = nvrc_rate(args, None)
     video = open_video(args.input, args).load()
     result = train(
         video,
@@ -454,10 +520,12 @@ def run_decode(args: argparse.Namespace) -> int:
     data = args.input.read_bytes()
     started = time.perf_counter()
     codec = Container.from_bytes(data).codec
-    if codec != CodecId.HINERV:
-        raise BitstreamError(f"no decoder for codec {codec.name.lower()} yet")
-    from inrcodec.codecs.hinerv.codec import decode
-
+    if codec == CodecId.NVRC:
+        from inrcodec.codecs.nvrc.codec import decode
+    elif codec == CodecId.HINERV:
+        from inrcodec.codecs.hinerv.codec import decode
+    else:
+        raise BitstreamError(f"no decoder for codec {codec.name.lower()}")
     video = decode(data, device=args.device)
     seconds = time.perf_counter() - started
     write_video(video, args.output)

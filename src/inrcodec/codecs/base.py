@@ -85,6 +85,7 @@ CODECS: dict[str, str] = {
     "vvenc": "inrcodec.baselines.codecs:Vvenc",
     # Neural codecs (inrcodec.codecs.<name>).
     "hinerv": "inrcodec.codecs.hinerv.codec:HiNeRVCodec",
+    "nvrc": "inrcodec.codecs.nvrc.codec:NVRCCodec",
 }
 
 

@@ -139,7 +139,8 @@ class QuantizedDecoder:
         if self._coder is None or means.size == 0:
             return np.full(means.size, self.low, dtype=np.int32)
         decoded = self._coder.decode(self._family(self.low, self.high), means, scales)
-        self._seen = [min(self._seen[0], int(decoded.min())), max(self._seen[1], int(decoded.max()))]
+        low, high = int(decoded.min()), int(decoded.max())
+        self._seen = [min(self._seen[0], low), max(self._seen[1], high)]
         return decoded
 
     def finish(self) -> None:

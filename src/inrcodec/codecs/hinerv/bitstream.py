@@ -166,12 +166,16 @@ def _encode_smallest(symbols: np.ndarray) -> bytes:
 
 
 def _model_bytes(payload: HiNeRVPayload) -> bytes:
-    config = payload.config
-    name = config.name.encode("ascii")
+    name = payload.config.name.encode("ascii")
     out = [encode_uvarint(len(name)), name]
     out.append(encode_uvarint(SPACES.index(payload.space)))
     out.append(encode_uvarint(payload.bits))
-    out.append(encode_uvarint(len(config.strides)))
+    return b"".join(out) + network_bytes(payload.config)
+
+
+def network_bytes(config: HiNeRVConfig) -> bytes:
+    """Every numeric field of a `HiNeRVConfig` (docs/bitstream.md, "HiNeRV payload")."""
+    out = [encode_uvarint(len(config.strides))]
     for i in range(len(config.strides)):
         out.append(encode_uvarint(config.channels[i]))
         out.append(encode_uvarint(config.depths[i]))
@@ -265,12 +269,25 @@ def _decode_symbols(data: bytes, shape: tuple[int, ...], name: str) -> np.ndarra
 
 def _read_model(data: bytes) -> tuple[HiNeRVConfig, str, int]:
     r = ByteReader(data)
+    name = read_name(r)
+    space = SPACES[r.uvarint("colour space", len(SPACES) - 1)]
+    bits = r.uvarint("quantisation bits", MAX_BITS, min_value=MIN_BITS)
+    config = read_network(r, name)
+    r.expect_end("model section")
+    return config, space, bits
+
+
+def read_name(r: ByteReader) -> str:
+    """A preset name: length, then ASCII bytes."""
     length = r.uvarint("preset name length", MAX_NAME_BYTES)
     raw = bytes(r.take(length, "preset name"))
     if not raw.isascii():
         raise BitstreamError("preset name: not ASCII")
-    space = SPACES[r.uvarint("colour space", len(SPACES) - 1)]
-    bits = r.uvarint("quantisation bits", MAX_BITS, min_value=MIN_BITS)
+    return raw.decode("ascii")
+
+
+def read_network(r: ByteReader, name: str) -> HiNeRVConfig:
+    """Inverse of `network_bytes`, checked against sane limits (`BitstreamError`)."""
     stages = r.uvarint("stage count", MAX_STAGES, min_value=1)
     channels, depths, expansions, strides = [], [], [], []
     for i in range(stages):
@@ -296,10 +313,9 @@ def _read_model(data: bytes) -> tuple[HiNeRVConfig, str, int]:
     local_levels = r.uvarint("local grid levels", MAX_GRID_LEVELS, min_value=1)
     local_ratios = tuple(_read_fixed(r, "local grid ratio") for _ in range(2))
     stage_ratio = _read_fixed(r, "local grid stage ratio")
-    r.expect_end("model section")
     try:
-        config = HiNeRVConfig(
-            name=raw.decode("ascii"),
+        return HiNeRVConfig(
+            name=name,
             channels=tuple(channels),
             depths=tuple(depths),
             expansions=tuple(expansions),
@@ -318,7 +334,6 @@ def _read_model(data: bytes) -> tuple[HiNeRVConfig, str, int]:
         )
     except ValueError as error:
         raise BitstreamError(f"model: invalid configuration ({error})") from None
-    return config, space, bits
 
 
 def _read_fixed(reader: ByteReader, what: str) -> float:

@@ -3,7 +3,9 @@ representation on R + lambda D (docs/nvrc.md).
 
 `model`: the `NVRC` module (parameter groups, quantisers, entropy models, eq. 9 rate);
 `entropy`: the Gaussian rate and the masked-3D-convolution context model; `train`: the
-two-stage schedule, rate points and ablations. Names are imported lazily.
+two-stage schedule, rate points and ablations; `fixed_point`: the deterministic arithmetic of
+the coding path; `bitstream`: the payload; `codec`: encode, compress, decode. Names are
+imported lazily.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from inrcodec.lazy import lazy_getattr
 
 _LAZY = {
     "NVRC": "model",
+    "NVRCCodec": "codec",
+    "compress": "codec",
+    "decode": "codec",
+    "encode": "codec",
     "CompressionConfig": "model",
     "ContextModel": "entropy",
     "gaussian_bits": "entropy",

@@ -233,10 +233,13 @@ class ContextDecoder:
                 [m.weights[i].reshape(out_channels, in_channels, -1)[:, :, used]
                  .transpose(1, 2).reshape(out_channels, -1) for m in models]
             )  # fmt: skip
+            per_level = list(zip(models, rows, strict=True))
             self.scales.append(
-                torch.cat([torch.full((n, 1), m.scales[i], dtype=torch.float64) for m, n in zip(models, rows)])
+                torch.cat(
+                    [torch.full((n, 1), m.scales[i], dtype=torch.float64) for m, n in per_level]
+                )
             )
-            self.biases.append(torch.cat([m.biases[i].expand(n, -1) for m, n in zip(models, rows)]))
+            self.biases.append(torch.cat([m.biases[i].expand(n, -1) for m, n in per_level]))
             self.buffers.append(
                 [torch.zeros(size, in_channels, n, dtype=torch.float64) for n in rows]
             )
@@ -256,7 +259,10 @@ class ContextDecoder:
         last = len(self.matrices) - 1
         for i, (matrices, buffers) in enumerate(zip(self.matrices, self.buffers, strict=True)):
             taps = centre + self.offsets[i]
-            sums = [m @ b.index_select(0, taps).flatten(0, 1) for m, b in zip(matrices, buffers)]
+            sums = [
+                m @ b.index_select(0, taps).flatten(0, 1)
+                for m, b in zip(matrices, buffers, strict=True)
+            ]
             a = activation(torch.cat(sums, dim=1).T, self.scales[i], self.biases[i])
             if i == last:
                 return output_indices(a)

@@ -312,7 +312,7 @@ class NVRC(nn.Module):
                             b = gaussian_bits(symbols, mean, scale)
                             b = (b if mask is None else b * mask).sum()
                     if with_rate:
-                        group = _phi_group(name)
+                        group = phi_group(name)
                         bits[group] = bits[group] + b
         if with_rate:
             bits["psi"] = bits["psi"] + HALF_BITS * self.psi.numel()
@@ -388,7 +388,7 @@ class NVRC(nn.Module):
         )
         for name, p in self.named_parameters():
             if name.startswith(("grid_coders.", "layer_coders.")):
-                out[_phi_group(name)] += self.phi_size(name, p)
+                out[phi_group(name)] += self.phi_size(name, p)
         out["psi"] = self.psi.numel()
         return out
 
@@ -415,7 +415,7 @@ def _key(name: str) -> str:
     return name.replace(".", "-")
 
 
-def _phi_group(name: str) -> str:
+def phi_group(name: str) -> str:
     """The Fig. 4 group of a phi tensor: grid or layer, quantisation or entropy model."""
     kind = "grid" if name.startswith("grid_coders.") else "layer"
     leaf = name.rsplit(".", 1)[-1]

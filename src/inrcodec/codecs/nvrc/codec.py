@@ -1,0 +1,233 @@
+"""The NVRC codec: a video in, an inrcodec file out, and back (Kwan et al. 2024; docs/nvrc.md).
+
+Encoding (`encode`): train an `NVRC` model on ``R + lambda D`` (`train.train`, both stages),
+then `compress` it: quantise every parameter with the learned steps (`quantize_model`),
+entropy-code the hierarchy (`write_payload`), decode the bytes just written and require the
+decoder's integers to equal the encoder's, bit for bit. The result carries the decoder's
+reconstruction, so every metric is that of what a decoder produces, and both the estimated
+rate (eq. 9, the float models of training) and the real size of each part of the file.
+
+Decoding (`decode`): parse and entropy-decode (`read_payload`), load the dequantised
+parameters into the network, `reconstruct` under ``torch.inference_mode()`` and write the
+source's pixel format back (as the HiNeRV codec does).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from inrcodec.codecs.header import format_of, header_of
+from inrcodec.coding import VideoHeader
+from inrcodec.io import Video
+
+from ..base import Codec, CodecError, Coded
+from ..hinerv.codec import to_video
+from .bitstream import CodingPlan, NVRCPayload, quantize_model, read_payload, section_bytes
+from .bitstream import write_payload as write_bitstream
+from .model import NVRC
+
+
+class NVRCCodecError(CodecError):
+    """The NVRC codec cannot run as asked."""
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """A model turned into a file: ``bitstream``, the decoder's ``reconstruction`` (bit-
+    identical to decoding the file), the estimated rate report of the float models
+    (`NVRC.rate_report`) and the file's real bytes by part (`section_bytes`)."""
+
+    bitstream: bytes
+    reconstruction: Video
+    estimated: dict
+    sections: dict[str, int]
+    encode_seconds: float  # quantisation and entropy coding
+    decode_seconds: float  # entropy decoding and synthesis (the self-check)
+
+    @property
+    def rate_gap(self) -> float:
+        """Relative difference of the coded bits (theta, phi, psi) over the estimate."""
+        coded = 8 * sum(v for k, v in self.sections.items() if k not in ("header", "model"))
+        return coded / self.estimated["bits"] - 1
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    """`compress`'s result plus the training run: times in seconds, ``training`` the
+    `NVRCTrainResult`."""
+
+    compressed: Compressed
+    preset: str
+    lam: float
+    encode_seconds: float
+    training: Any = field(default=None, repr=False)
+
+    @property
+    def bitstream(self) -> bytes:
+        return self.compressed.bitstream
+
+    @property
+    def reconstruction(self) -> Video:
+        return self.compressed.reconstruction
+
+    @property
+    def num_bytes(self) -> int:
+        return len(self.bitstream)
+
+    @property
+    def decode_seconds(self) -> float:
+        return self.compressed.decode_seconds
+
+    @property
+    def bpp(self) -> float:
+        fmt, frames = self.reconstruction.format, self.reconstruction.num_frames
+        return 8 * self.num_bytes / (frames * fmt.width * fmt.height)
+
+
+def encode(
+    video: Video,
+    preset: str = "nvrc-cpu",
+    lam: float = 0.25,
+    *,
+    space: str = "rgb",
+    **train_options: Any,
+) -> EncodeResult:
+    """Train NVRC on ``video`` at trade-off ``lam`` and compress it (module docstring).
+    ``train_options``: `train.train`'s keywords (``ablation``, ``steps``, ``run_dir``,
+    ``resume``, ``progress``, ``device``, ``seed``, ...)."""
+    from .train import train
+
+    started = time.perf_counter()
+    result = train(video, preset, lam, space=space, **train_options)
+    compressed = compress(result.model, header_of(video), space)
+    return EncodeResult(compressed, preset, lam, time.perf_counter() - started, result)
+
+
+def compress(model: NVRC, header: VideoHeader, space: str = "rgb") -> Compressed:
+    """Quantise and entropy-code a trained model, then decode the file and check it."""
+    started = time.perf_counter()
+    model = model.cpu().eval()
+    estimated = model.rate_report()
+    try:
+        payload = quantize_model(model, space)
+        data = write_bitstream(payload, header, model)
+    except ValueError as error:
+        raise NVRCCodecError(f"cannot code this model: {error}") from None
+    encode_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    decoded_header, decoded, plan = read_payload(data)
+    if not payload.same_integers(decoded):
+        raise RuntimeError(
+            "NVRC encoder self-check failed: the bitstream does not decode to the encoder's "
+            "symbols (a bug; the file would decode differently)"
+        )
+    reconstruction = synthesize(plan, decoded, decoded_header)
+    return Compressed(
+        data,
+        reconstruction,
+        estimated,
+        section_bytes(data),
+        encode_seconds,
+        time.perf_counter() - started,
+    )
+
+
+def decode(data: bytes, *, device: str = "cpu") -> Video:
+    """Decode an NVRC file to a `Video` in the source's format. Raises `BitstreamError` on
+    any malformed input."""
+    header, payload, plan = read_payload(bytes(data))
+    return synthesize(plan, payload, header, device=device)
+
+
+def synthesize(plan: CodingPlan, payload: NVRCPayload, header: VideoHeader, *, device="cpu"):
+    """Load the dequantised parameters into the plan's network and reconstruct the video."""
+    from inrcodec.codecs.hinerv.train import reconstruct
+
+    net = plan.model.net
+    with torch.no_grad():
+        for name, value in plan.theta(payload).items():
+            net.get_parameter(name).copy_(value)
+    net = net.to(device).eval()
+    output = reconstruct(net, header.frame_count)  # (T, 3, H, W) in [0, 1], on the CPU
+    return to_video(output.numpy(), format_of(header), payload.space)
+
+
+# ------------------------------------------------------------------------- bench plug-in
+
+
+class NVRCCodec(Codec):
+    """NVRC for the benchmark harness. A rate point is lambda (the network size is the
+    ``preset`` option; Table 6 varies both: run one spec entry per preset). Options:
+    ``preset``, ``steps``, ``space``, ``ablation``, ``device``, ``seed``."""
+
+    name: ClassVar[str] = "nvrc"
+    rate_parameter: ClassVar[str] = "lambda"
+
+    def __init__(
+        self,
+        preset: str = "nvrc-cpu",
+        steps: int | None = None,
+        space: str = "rgb",
+        ablation: str = "full",
+        device: str = "auto",
+        seed: int = 0,
+    ):
+        if not preset.startswith("nvrc-"):
+            raise CodecError(f"unknown NVRC preset {preset!r}")
+        self.preset, self.steps, self.space = preset, steps, space
+        self.ablation, self.device, self.seed = ablation, device, seed
+
+    def default_rate_points(self) -> list[int | float]:
+        from .train import CPU_RATE_POINTS
+
+        return [lam for _, lam in CPU_RATE_POINTS[self.space].values()]
+
+    def check_rate_point(self, rate_point: int | float) -> None:
+        if not rate_point > 0:
+            raise CodecError(f"NVRC rate point (lambda) must be positive: {rate_point}")
+
+    def code(self, video: Video, rate_point: int | float, workdir: Path) -> Coded:
+        self.check_rate_point(rate_point)
+        result = encode(
+            video.load(),
+            self.preset,
+            float(rate_point),
+            space=self.space,
+            ablation=self.ablation,
+            steps=self.steps,
+            run_dir=Path(workdir) / "run",
+            progress=False,
+            device=self.device,
+            seed=self.seed,
+        )
+        return Coded(
+            num_bytes=result.num_bytes,
+            decoded=result.reconstruction,
+            encode_seconds=result.encode_seconds,
+            decode_seconds=result.decode_seconds,
+            settings={
+                **self.settings(),
+                "estimated_bits": result.compressed.estimated["bits"],
+                "rate_gap": result.compressed.rate_gap,
+            },
+        )
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset,
+            "steps": self.steps,
+            "space": self.space,
+            "ablation": self.ablation,
+            "seed": self.seed,
+        }
+
+    def versions(self) -> dict[str, str]:
+        """torch trains and reconstructs, constriction entropy-codes."""
+        return {package: version(package) for package in ("torch", "constriction")}
