@@ -23,12 +23,13 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 
-# HiNeRV (training, pruning, Quant-Noise, 6-bit quantisation, entropy coding) on the bundled clip
-# with the CPU preset: encode (prints bytes, bpp, PSNR, MS-SSIM, time), decode (prints its time),
+# NVRC (R + lambda D training with learned quantisation and entropy models, then the real
+# bitstream) on the bundled clip at the CPU rate point cpu2 (nvrc-cpu, lambda 1/4): encode
+# (prints bytes, bpp, PSNR, MS-SSIM, the rate split by group, time), decode (prints its time),
 # then measure the decoded file against the source.
 demo: $(STAMP)
 	$(VENV)/bin/inrcodec encode samples/carphone_176x144_32f.y4m -o build/demo/carphone.inrc \
-	    --preset hinerv-cpu --bits 6 --device cpu
+	    --codec nvrc --rate-point cpu2 --device cpu
 	$(VENV)/bin/inrcodec decode build/demo/carphone.inrc -o build/demo/carphone_decoded.y4m
 	$(VENV)/bin/inrcodec metrics samples/carphone_176x144_32f.y4m build/demo/carphone_decoded.y4m
 

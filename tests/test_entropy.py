@@ -12,6 +12,7 @@ import torch
 from inrcodec.coding import (
     TABLE_VERSION,
     BitstreamError,
+    QuantizedDecoder,
     decode_histogram,
     decode_quantized,
     encode_histogram,
@@ -321,3 +322,100 @@ def test_fresh_process_decodes_identical_integers():
     )
     decoded = np.frombuffer(result.stdout, dtype="<i4").reshape(3, count)
     np.testing.assert_array_equal(decoded, np.broadcast_to(symbols, (3, count)))
+
+
+# ------------------------------------------------------------------------ chunked decoding
+
+
+def chunk_sizes(count: int, rng: np.random.Generator) -> list[int]:
+    """Uneven chunk sizes summing to ``count``, with empty chunks and single symbols."""
+    sizes, left = [0, 1], count - 1
+    while left > 0:
+        size = min(left, int(rng.integers(0, 200)))
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+def test_chunked_decoder_equals_decode_quantized(distribution):
+    rng = np.random.default_rng(12)
+    symbols, mean_index, scale_index = sample(rng, 3001, distribution)
+    data = encode_quantized(symbols, mean_index, scale_index, distribution)
+    whole = decode_quantized(data, symbols.shape, mean_index, scale_index, distribution)
+    decoder = QuantizedDecoder(data, symbols.size, distribution)
+    assert (decoder.low, decoder.high) == (symbols.min(), symbols.max())
+    parts, offset = [], 0
+    for size in chunk_sizes(symbols.size, rng):
+        chunk = slice(offset, offset + size)
+        parts.append(decoder.decode(mean_index[chunk], scale_index[chunk]))
+        offset += size
+        assert decoder.remaining == symbols.size - offset
+    decoder.finish()
+    assert all(part.dtype == np.int32 and part.ndim == 1 for part in parts)
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    np.testing.assert_array_equal(whole, symbols)
+
+
+def test_chunked_decoder_counts_symbols():
+    rng = np.random.default_rng(13)
+    symbols, mean_index, scale_index = sample(rng, 100)
+    data = encode_quantized(symbols, mean_index, scale_index)
+    decoder = QuantizedDecoder(data, 100)
+    np.testing.assert_array_equal(decoder.decode(mean_index[:60], scale_index[:60]), symbols[:60])
+    with pytest.raises(ValueError, match="40 symbols were not decoded") as info:
+        decoder.finish()
+    assert not isinstance(info.value, BitstreamError)  # a caller's mistake, not bad data
+    with pytest.raises(ValueError, match="41 symbols asked for, 40 left"):
+        decoder.decode(np.zeros(41, np.int64), np.zeros(41, np.int64))
+    np.testing.assert_array_equal(decoder.decode(mean_index[60:], scale_index[60:]), symbols[60:])
+    decoder.finish()
+
+
+def decode_in_chunks(data: bytes, mean_index, scale_index, sizes) -> np.ndarray:
+    decoder = QuantizedDecoder(data, len(mean_index))
+    parts, offset = [], 0
+    for size in sizes:
+        chunk = slice(offset, offset + size)
+        parts.append(decoder.decode(mean_index[chunk], scale_index[chunk]))
+        offset += size
+    decoder.finish()
+    return np.concatenate(parts)
+
+
+def test_chunked_decoding_of_truncated_or_corrupted_payloads_raises():
+    rng = np.random.default_rng(14)
+    symbols, mean_index, scale_index = sample(rng, 400)
+    data = encode_quantized(symbols, mean_index, scale_index)
+    sizes = chunk_sizes(symbols.size, rng)
+    np.testing.assert_array_equal(decode_in_chunks(data, mean_index, scale_index, sizes), symbols)
+    for cut in range(len(data)):
+        with pytest.raises(BitstreamError):
+            decode_in_chunks(data[:cut], mean_index, scale_index, sizes)
+    raised = 0
+    for _ in range(200):
+        corrupted = bytearray(data)
+        corrupted[rng.integers(3, len(data))] ^= int(rng.integers(1, 256))  # coded words
+        try:
+            decoded = decode_in_chunks(bytes(corrupted), mean_index, scale_index, sizes)
+        except BitstreamError:
+            raised += 1
+            continue
+        assert not np.array_equal(decoded, symbols)
+    assert raised == 200
+
+
+def test_chunked_decoding_of_constant_and_empty_arrays():
+    data = encode_quantized(np.full(50, -7), 64, 20)
+    decoder = QuantizedDecoder(data, 50)
+    parts = [decoder.decode(np.zeros(n, np.int64), np.full(n, 3)) for n in (0, 1, 30, 19)]
+    decoder.finish()
+    np.testing.assert_array_equal(np.concatenate(parts), np.full(50, -7))
+    assert all(part.dtype == np.int32 for part in parts)
+    empty = QuantizedDecoder(encode_quantized(np.zeros(0, np.int64), 0, 0), 0)
+    assert empty.decode(np.zeros(0, np.int64), np.zeros(0, np.int64)).shape == (0,)
+    empty.finish()
+    # The count comes from the caller: an empty array's payload is that of any all-zero one.
+    assert encode_quantized(np.zeros(0, np.int64), 0, 0) == encode_quantized(np.zeros(5, int), 0, 0)
+    with pytest.raises(BitstreamError, match="empty array"):
+        QuantizedDecoder(data, 0)  # a constant -7 payload read as an empty array

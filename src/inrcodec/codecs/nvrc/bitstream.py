@@ -114,7 +114,6 @@ class NVRCPayload:
 def structure(config: HiNeRVConfig, compression: CompressionConfig, frames, height, width):
     """The `NVRC` module that fixes every shape, order and coder of a payload (its weights
     are irrelevant: they are replaced by the decoded ones)."""
-    torch.manual_seed(0)
     return NVRC(HiNeRV(config, frames, height, width), compression).eval()
 
 
@@ -541,8 +540,8 @@ def quantize_model(model: NVRC, space: str) -> NVRCPayload:
     for name in model.phi_names():
         value = named[name].detach().double()
         mask = model.phi_mask(name)
-        if mask is not None:
-            value = value * mask
+        if mask is not None:  # +0.0 (not -0.0) where the file holds nothing
+            value = torch.where(mask.expand_as(value).bool(), value, 0.0)
         if name in rows:
             phi[name] = _symbols(value / det_exp(psi64[rows[name], 0]), name)
         else:
