@@ -75,6 +75,38 @@ class Codec(ABC):
         return {}
 
 
+class TrainedCodec(Codec):
+    """A codec that fits a network to each video (HiNeRV, NVRC): the harness's `code` around
+    the codec's own `encode`, its options (`OPTIONS`, recorded as settings) and versions."""
+
+    OPTIONS: ClassVar[tuple[str, ...]] = ("preset", "steps", "space", "seed")
+
+    @abstractmethod
+    def encode(self, video: Video, rate_point: int | float, run_dir: Path) -> tuple[Any, dict]:
+        """The codec's encode result (with ``num_bytes``, ``reconstruction``,
+        ``encode_seconds``, ``decode_seconds``) and extra settings to record."""
+
+    def code(self, video: Video, rate_point: int | float, workdir: Path) -> Coded:
+        self.check_rate_point(rate_point)
+        result, extra = self.encode(video.load(), rate_point, Path(workdir) / "run")
+        return Coded(
+            num_bytes=result.num_bytes,
+            decoded=result.reconstruction,
+            encode_seconds=result.encode_seconds,
+            decode_seconds=result.decode_seconds,
+            settings={**self.settings(), **extra},
+        )
+
+    def settings(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.OPTIONS}
+
+    def versions(self) -> dict[str, str]:
+        """torch trains and reconstructs, constriction entropy-codes."""
+        from importlib.metadata import version
+
+        return {package: version(package) for package in ("torch", "constriction")}
+
+
 #: Registry of codec names to "module:Class". Neural codecs join here in later issues.
 CODECS: dict[str, str] = {
     # Conventional baselines through ffmpeg (inrcodec.baselines, docs/baselines.md).

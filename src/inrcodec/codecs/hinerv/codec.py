@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,7 +38,7 @@ from inrcodec.io.colour import quantize as quantize_codes
 from inrcodec.nets.hinerv import PRESETS, HiNeRV
 from inrcodec.nets.hinerv import preset as network_preset
 
-from ..base import Codec, CodecError, Coded
+from ..base import CodecError, TrainedCodec
 from . import compress
 from .bitstream import (
     HiNeRVPayload,
@@ -251,7 +250,7 @@ def _check_options(preset_name: str, bits: int, space: str, video: Video) -> Non
 # ------------------------------------------------------------------------- bench plug-in
 
 
-class HiNeRVCodec(Codec):
+class HiNeRVCodec(TrainedCodec):
     """HiNeRV for the benchmark harness. A rate point is the quantisation bit width (the
     network size is the ``preset`` option; the papers vary both: run one spec entry per
     preset). Options: ``preset``, ``steps``, ``space``, ``device``, ``seed``."""
@@ -284,30 +283,16 @@ class HiNeRVCodec(Codec):
         if int(rate_point) != rate_point or not 2 <= rate_point <= 16:
             raise CodecError(f"HiNeRV rate point (bits) must be an integer in 2-16: {rate_point}")
 
-    def code(self, video: Video, rate_point: int | float, workdir: Path) -> Coded:
-        self.check_rate_point(rate_point)
+    def encode(self, video: Video, rate_point: int | float, run_dir: Path):
         result = encode(
-            video.load(),
+            video,
             self.preset,
             bits=int(rate_point),
             steps=self.steps,
             space=self.space,
-            run_dir=Path(workdir) / "run",
+            run_dir=run_dir,
             progress=False,
             device=self.device,
             seed=self.seed,
         )
-        return Coded(
-            num_bytes=result.num_bytes,
-            decoded=result.reconstruction,
-            encode_seconds=result.encode_seconds,
-            decode_seconds=result.decode_seconds,
-            settings={**self.settings(), "stage_steps": result.steps},
-        )
-
-    def settings(self) -> dict[str, Any]:
-        return {"preset": self.preset, "steps": self.steps, "space": self.space, "seed": self.seed}
-
-    def versions(self) -> dict[str, str]:
-        """torch computes the reconstruction, constriction the entropy coding."""
-        return {package: version(package) for package in ("torch", "constriction")}
+        return result, {"stage_steps": result.steps}

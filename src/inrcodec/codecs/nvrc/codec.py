@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,7 +25,7 @@ from inrcodec.codecs.header import format_of, header_of
 from inrcodec.coding import VideoHeader
 from inrcodec.io import Video
 
-from ..base import Codec, CodecError, Coded
+from ..base import CodecError, TrainedCodec
 from ..hinerv.codec import to_video
 from .bitstream import CodingPlan, NVRCPayload, quantize_model, read_payload, section_bytes
 from .bitstream import write_payload as write_bitstream
@@ -162,13 +161,14 @@ def synthesize(plan: CodingPlan, payload: NVRCPayload, header: VideoHeader, *, d
 # ------------------------------------------------------------------------- bench plug-in
 
 
-class NVRCCodec(Codec):
+class NVRCCodec(TrainedCodec):
     """NVRC for the benchmark harness. A rate point is lambda (the network size is the
     ``preset`` option; Table 6 varies both: run one spec entry per preset). Options:
     ``preset``, ``steps``, ``space``, ``ablation``, ``device``, ``seed``."""
 
     name: ClassVar[str] = "nvrc"
     rate_parameter: ClassVar[str] = "lambda"
+    OPTIONS = ("preset", "steps", "space", "ablation", "seed")
 
     def __init__(
         self,
@@ -193,41 +193,18 @@ class NVRCCodec(Codec):
         if not rate_point > 0:
             raise CodecError(f"NVRC rate point (lambda) must be positive: {rate_point}")
 
-    def code(self, video: Video, rate_point: int | float, workdir: Path) -> Coded:
-        self.check_rate_point(rate_point)
+    def encode(self, video: Video, rate_point: int | float, run_dir: Path):
         result = encode(
-            video.load(),
+            video,
             self.preset,
             float(rate_point),
             space=self.space,
             ablation=self.ablation,
             steps=self.steps,
-            run_dir=Path(workdir) / "run",
+            run_dir=run_dir,
             progress=False,
             device=self.device,
             seed=self.seed,
         )
-        return Coded(
-            num_bytes=result.num_bytes,
-            decoded=result.reconstruction,
-            encode_seconds=result.encode_seconds,
-            decode_seconds=result.decode_seconds,
-            settings={
-                **self.settings(),
-                "estimated_bits": result.compressed.estimated["bits"],
-                "rate_gap": result.compressed.rate_gap,
-            },
-        )
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "preset": self.preset,
-            "steps": self.steps,
-            "space": self.space,
-            "ablation": self.ablation,
-            "seed": self.seed,
-        }
-
-    def versions(self) -> dict[str, str]:
-        """torch trains and reconstructs, constriction entropy-codes."""
-        return {package: version(package) for package in ("torch", "constriction")}
+        gap = {"estimated_bits": result.compressed.estimated["bits"]}
+        return result, {**gap, "rate_gap": result.compressed.rate_gap}
