@@ -411,3 +411,17 @@ def test_ablation_payloads_round_trip(ablation):
         value = params[name].detach().double().reshape(step.shape)
         error = (theta[name].double().reshape(step.shape) - value).abs()
         assert (error <= step / 2 + 1e-6 * value.abs() + 1e-12).all(), name
+
+
+# ------------------------------------------------------------------------------ the Python API
+
+
+def test_top_level_decode_dispatches_on_the_codec_id(encoded, decoded_video):
+    video = inrcodec.decode(encoded.bitstream)
+    pairs = zip(video.planes, decoded_video.planes, strict=True)
+    assert all(np.array_equal(a, b) for a, b in pairs)
+    header = Container.from_bytes(encoded.bitstream).header
+    with pytest.raises(BitstreamError, match="no decoder for codec test"):
+        inrcodec.decode(Container(CodecId.TEST, header, [(1, b"")]).to_bytes())
+    with pytest.raises(inrcodec.InrcodecError, match="unknown codec"):
+        inrcodec.encode(decoded_video, codec="nope")

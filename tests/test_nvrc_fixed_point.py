@@ -116,20 +116,20 @@ def test_fixed_gelu_follows_float_gelu():
 @pytest.mark.parametrize("channels", [2, 5, 8, 13])
 def test_fixed_layer_norm_matches_float_layer_norm(channels):
     rng = torch.Generator().manual_seed(channels)
-    spread = torch.rand(300, 1, 3, generator=rng, dtype=torch.float64) * 50 + 0.5
-    offset = torch.randn(300, 1, 3, generator=rng, dtype=torch.float64) * 20
-    values = torch.randn(300, channels, 3, generator=rng, dtype=torch.float64) * spread + offset
-    fixed = torch.round(values * ONE)
+    spread = torch.rand(300, 3, 1, generator=rng, dtype=torch.float64) * 50 + 0.5
+    offset = torch.randn(300, 3, 1, generator=rng, dtype=torch.float64) * 20
+    values = torch.randn(300, 3, channels, generator=rng, dtype=torch.float64) * spread + offset
+    fixed = torch.round(values * ONE)  # channels last
     out = fixed_layer_norm(fixed)
     assert out.shape == fixed.shape and torch.equal(out, torch.round(out))
-    reference = F.layer_norm((fixed / ONE).movedim(1, -1), (channels,), eps=1e-5).movedim(-1, 1)
+    reference = F.layer_norm(fixed / ONE, (channels,), eps=1e-5)
     error = (out / ONE - reference).abs().max().item()
     assert error < 1e-3, error
     assert error <= 0.51 / ONE, error  # measured: half the last fixed-point bit (rounding)
 
 
 def test_fixed_layer_norm_of_a_constant_position_is_zero():
-    x = torch.full((4, 6, 2), 3 * ONE)
+    x = torch.full((4, 2, 6), 3 * ONE)
     assert torch.equal(fixed_layer_norm(x), torch.zeros_like(x))
 
 

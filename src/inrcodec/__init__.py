@@ -28,6 +28,8 @@ _PUBLIC = {
     "BitstreamError": "inrcodec.coding",
     "InrcodecError": "inrcodec.errors",
     "get_codec": "inrcodec.codecs",
+    "encode": "inrcodec.codecs.api",
+    "decode": "inrcodec.codecs.api",
 }
 
 __all__ = ["__version__", *_PUBLIC]

@@ -408,6 +408,7 @@ def is_png_folder(path: Path) -> bool:
 
 def run_encode(args: argparse.Namespace) -> int:
     from inrcodec.atomic import write_atomic
+    from inrcodec.codecs.api import encode
 
     if args.resume and args.run_dir is None:
         raise UserError("--resume needs --run-dir")
@@ -422,16 +423,13 @@ def run_encode(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     if args.codec == "nvrc":
-        from inrcodec.codecs.nvrc.codec import encode
-
         preset, lam = nvrc_rate(args, DEFAULT_RATE_POINT)
-        result = encode(video, preset, lam, ablation=args.ablation, **options)
+        options.update(preset=preset, lam=lam, ablation=args.ablation)
         setting = f"lambda {lam:g}, ablation {args.ablation}"
     else:
-        from inrcodec.codecs.hinerv.codec import encode
-
-        result = encode(video, args.preset or "hinerv-cpu", bits=args.bits, **options)
-        setting = f"{result.bits} bits, steps {result.steps}"
+        options.update(preset=args.preset or "hinerv-cpu", bits=args.bits)
+        setting = f"{args.bits} bits"
+    result = encode(video, args.codec, **options)
     write_atomic(args.output, result.bitstream)
     size = args.output.stat().st_size
     print(f"wrote {args.output}: {size} bytes, {8 * size / pixels(video):.4f} bpp")
@@ -510,22 +508,16 @@ def run_train(args: argparse.Namespace) -> int:
 def run_decode(args: argparse.Namespace) -> int:
     import time
 
-    from inrcodec.coding import BitstreamError, CodecId, Container
+    from inrcodec.codecs.api import decode
     from inrcodec.io import write_video
 
     if not args.input.is_file():
         raise UserError(f"{args.input}: no such file")
     import inrcodec.codecs.hinerv.train  # noqa: F401  (imports are not decoding time)
+    import inrcodec.codecs.nvrc.codec  # noqa: F401
 
     data = args.input.read_bytes()
     started = time.perf_counter()
-    codec = Container.from_bytes(data).codec
-    if codec == CodecId.NVRC:
-        from inrcodec.codecs.nvrc.codec import decode
-    elif codec == CodecId.HINERV:
-        from inrcodec.codecs.hinerv.codec import decode
-    else:
-        raise BitstreamError(f"no decoder for codec {codec.name.lower()}")
     video = decode(data, device=args.device)
     seconds = time.perf_counter() - started
     write_video(video, args.output)

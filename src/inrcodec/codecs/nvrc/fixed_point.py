@@ -35,7 +35,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from .entropy import causal_mask
 
@@ -122,82 +121,127 @@ def fixed_gelu(a: torch.Tensor) -> torch.Tensor:
 
 
 def fixed_layer_norm(x: torch.Tensor) -> torch.Tensor:
-    """LayerNorm over dim 1 (no affine) of fixed-point integers, to fixed point.
+    """LayerNorm over the last dim (the channels; no affine) of fixed-point integers.
 
     With ``d_c = C x_c - sum x`` (exact), ``x_c - mean = d_c / C`` and ``var = sum d**2 / C**3``,
     so the normalised value in fixed point is ``2**16 d_c / sqrt(sum d**2 / C + eps 2**32 C**2)``.
     """
-    channels = x.shape[1]
-    deviation = channels * x - channel_sum(x).unsqueeze(1)
+    channels = x.shape[-1]
+    deviation = channels * x - channel_sum(x).unsqueeze(-1)
     eps = LAYER_NORM_EPS * ONE * ONE * channels * channels
     norm = torch.sqrt(channel_sum(deviation * deviation) / channels + eps)
-    return torch.round(deviation * ONE / norm.unsqueeze(1))
+    return torch.round(deviation * ONE / norm.unsqueeze(-1))
 
 
 def channel_sum(x: torch.Tensor) -> torch.Tensor:
-    """Sum over dim 1 by a fixed pairwise tree (zero-padded to a power of two): the same
-    additions in the same order for any shape, so float results are reproducible."""
-    width = 1 << (x.shape[1] - 1).bit_length()
-    if width != x.shape[1]:
-        x = torch.cat([x, x.new_zeros((x.shape[0], width - x.shape[1], *x.shape[2:]))], dim=1)
-    while x.shape[1] > 1:
-        x = x[:, 0::2] + x[:, 1::2]
-    return x[:, 0]
+    """Sum over the last dim by a fixed pairwise tree (zero-padded to a power of two): the
+    same additions in the same order for any shape, so float results are reproducible."""
+    width = 1 << (x.shape[-1] - 1).bit_length()
+    if width != x.shape[-1]:
+        x = torch.cat([x, x.new_zeros((*x.shape[:-1], width - x.shape[-1]))], dim=-1)
+    while x.shape[-1] > 1:
+        x = x[..., 0::2] + x[..., 1::2]
+    return x[..., 0]
 
 
-def activation(accumulator: torch.Tensor, scale: float, bias: torch.Tensor) -> torch.Tensor:
-    """A layer's exact integer sum to fixed-point activations: ``round(sum * scale + bias)``
+def activation(accumulator: torch.Tensor, scale, bias: torch.Tensor) -> torch.Tensor:
+    """A layer's exact integer sums to fixed-point activations: ``round(sum * scale + bias)``
     (``scale``: the weight step, times 2**16 for the first layer; ``bias`` in fixed point)."""
     return torch.round(accumulator * scale + bias).clamp(-ACTIVATION_LIMIT, ACTIVATION_LIMIT)
 
 
 def output_indices(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and scale indices from the last layer's two channels (dim 1; symbol units)."""
-    return mean_indices(output[:, 0] / ONE), scale_indices(output[:, 1] / ONE)
+    """Mean and scale indices from the last layer's two channels (last dim; symbol units)."""
+    return mean_indices(output[..., 0] / ONE), scale_indices(output[..., 1] / ONE)
+
+
+def hidden(a: torch.Tensor) -> torch.Tensor:
+    """Between two convolutions: GELU, then the next block's LayerNorm."""
+    return fixed_layer_norm(fixed_gelu(a))
 
 
 # ----------------------------------------------------------------------------- the model
 
 
+class BlockGeometry:
+    """A ``block`` partition inside its zero-padded copy (padding ``k // 2`` on every side):
+    the flat index of each raster position (``centres``), and per layer kind (first: centre
+    excluded; later: included) the flat offsets of the causal taps."""
+
+    def __init__(self, block: tuple[int, int, int], kernel: int):
+        radius = kernel // 2
+        self.padded = tuple(b + 2 * radius for b in block)
+        self.size = math.prod(self.padded)
+        _, ph, pw = self.padded
+        grid = torch.meshgrid(*(torch.arange(b) + radius for b in block), indexing="ij")
+        self.centres = (grid[0] * ph * pw + grid[1] * pw + grid[2]).reshape(-1)
+        taps = torch.arange(kernel**3)
+        coordinates = torch.stack([taps // kernel**2, taps // kernel % kernel, taps % kernel], 1)
+        flat = (coordinates - radius) @ torch.tensor([ph * pw, pw, 1])
+        self.offsets = [flat[causal_mask(kernel, i > 0).reshape(-1).bool()] for i in (0, 1)]
+
+    def taps(self, layer: int) -> torch.Tensor:
+        """Flat offsets of the causal taps of convolution ``layer``."""
+        return self.offsets[min(layer, 1)]
+
+    def tap_sums(self, x: torch.Tensor, layer: int, matrix: torch.Tensor) -> torch.Tensor:
+        """Convolution ``layer`` of a padded ``(rows, size, C)`` buffer at every block
+        position, ``(rows * positions, out)``: the causal taps around every position are
+        gathered (tap index major) and multiplied by ``matrix`` (``(taps * C, out)``)."""
+        taps = (self.centres.unsqueeze(1) + self.taps(layer).unsqueeze(0)).reshape(-1)
+        return x.index_select(1, taps).reshape(x.shape[0] * len(self.centres), -1) @ matrix
+
+
 @dataclass(frozen=True)
 class FixedContextModel:
-    """`ContextModel` in fixed point (module docstring). Layer i: ``weights[i]`` masked
-    float64 integers ``(out, in, k, k, k)``, ``scales[i]`` the factor from their sum to
-    fixed-point activations, ``biases[i]`` fixed-point biases."""
+    """`ContextModel` in fixed point (module docstring). Layer i: ``matrices[i]`` the
+    integer weights at the causal taps, ``(taps x in, out)`` with the tap index major;
+    ``scales[i]`` the factor from their sums to fixed-point activations; ``biases[i]`` the
+    fixed-point biases."""
 
-    weights: tuple[torch.Tensor, ...]
+    kernel: int
+    matrices: tuple[torch.Tensor, ...]
     scales: tuple[float, ...]
     biases: tuple[torch.Tensor, ...]
 
     @classmethod
     def from_coded(cls, weights, steps, biases) -> FixedContextModel:
-        """From the coded phi: integer weights ``q`` with their steps (``w = q s``) and the
-        (dequantised) biases of each layer of a `ContextModel`."""
+        """From the coded phi: integer weights ``q`` ``(out, in, k, k, k)`` with their steps
+        (``w = q s``) and the (dequantised) biases of each layer of a `ContextModel`."""
         kernel = weights[0].shape[-1]
         if kernel > MAX_KERNEL or max(q.shape[0] for q in weights) > MAX_WIDTH:
             raise ValueError(f"context model wider than {MAX_WIDTH} or kernel above {MAX_KERNEL}")
-        fixed, scales = [], []
+        matrices, scales = [], []
         for i, (q, step) in enumerate(zip(weights, steps, strict=True)):
-            mask = causal_mask(kernel, include_centre=i > 0).double()
-            fixed.append(q.double().clamp(-WEIGHT_LIMIT, WEIGHT_LIMIT) * mask)
+            used = causal_mask(kernel, include_centre=i > 0).reshape(-1).bool()
+            q = q.double().clamp(-WEIGHT_LIMIT, WEIGHT_LIMIT).flatten(2)[:, :, used]
+            matrices.append(q.permute(2, 1, 0).reshape(-1, q.shape[0]).contiguous())
             scales.append(float(step) * (ONE if i == 0 else 1.0))
         biases = tuple(b.double() * ONE for b in biases)
-        return cls(tuple(fixed), tuple(scales), biases)
+        return cls(kernel, tuple(matrices), tuple(scales), biases)
 
-    @property
-    def kernel(self) -> int:
-        return self.weights[0].shape[-1]
-
-    def forward(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, symbols: torch.Tensor, rows_per_pass: int = 32):
         """Mean and scale indices ``(N, bt, bh, bw)`` of every position of the block-layout
-        symbols ``(N, 1, bt, bh, bw)`` at once (the encoder's pass)."""
-        x = symbols.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
-        last = len(self.weights) - 1
-        for i, (q, scale, b) in enumerate(zip(self.weights, self.scales, self.biases, strict=True)):
-            accumulator = F.conv3d(x, q, padding=self.kernel // 2)
-            a = activation(accumulator, scale, b.reshape(-1, 1, 1, 1))
-            x = a if i == last else fixed_layer_norm(fixed_gelu(a))
-        return output_indices(x)
+        symbols ``(N, 1, bt, bh, bw)`` (the encoder's pass): per layer, the causal taps of
+        all positions are gathered and summed by one matrix product, ``rows_per_pass``
+        partitions at a time (memory)."""
+        block = tuple(symbols.shape[2:])
+        geometry = BlockGeometry(block, self.kernel)
+        centres = geometry.centres
+        means, scales = [], []
+        for chunk in symbols.split(rows_per_pass):
+            rows = chunk.shape[0]
+            x = torch.zeros(rows, geometry.size, 1, dtype=torch.float64)
+            x[:, centres, 0] = chunk.reshape(rows, -1).double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
+            for i, matrix in enumerate(self.matrices):
+                a = activation(geometry.tap_sums(x, i, matrix), self.scales[i], self.biases[i])
+                if i < len(self.matrices) - 1:
+                    x = x.new_zeros(rows, geometry.size, a.shape[-1])
+                    x[:, centres] = hidden(a).reshape(rows, len(centres), -1)
+            m, s = output_indices(a)
+            means.append(m.reshape(rows, *block))
+            scales.append(s.reshape(rows, *block))
+        return torch.cat(means), torch.cat(scales)
 
 
 class ContextDecoder:
@@ -210,55 +254,36 @@ class ContextDecoder:
     rows)``; at position ``p`` only the causal taps around ``p`` are gathered (a copy of whole
     slabs), one matrix product per layer and level sums them, and the hidden values at ``p``
     are stored for later positions. Every value depends only on earlier positions (the first
-    layer excludes the centre), so this reproduces `FixedContextModel.forward` exactly. The
-    levels share one architecture (`CompressionConfig`); only their weights differ.
+    layer excludes the centre), so this reproduces `FixedContextModel.forward` exactly (both
+    sum the same integers). The levels share one architecture (`CompressionConfig`).
     """
 
     def __init__(self, models: list[FixedContextModel], rows: list[int], block):
-        k = models[0].kernel
-        self.block, self.radius = tuple(block), k // 2
-        self.padded = tuple(b + 2 * self.radius for b in self.block)
-        _, ph, pw = self.padded
-        taps = torch.arange(k**3)
-        dt, dh, dw = (taps // (k * k), taps // k % k, taps % k)
-        tap_offsets = (dt - self.radius) * ph * pw + (dh - self.radius) * pw + (dw - self.radius)
-        size = math.prod(self.padded)
-        self.offsets, self.matrices, self.scales, self.biases, self.buffers = [], [], [], [], []
-        for i in range(len(models[0].weights)):
-            used = causal_mask(k, include_centre=i > 0).reshape(-1).bool()
-            self.offsets.append(tap_offsets[used])
-            out_channels, in_channels = models[0].weights[i].shape[:2]
-            # (out, taps x in), matching a gathered (taps, in, rows) slab read as (taps x in, rows)
-            self.matrices.append(
-                [m.weights[i].reshape(out_channels, in_channels, -1)[:, :, used]
-                 .transpose(1, 2).reshape(out_channels, -1) for m in models]
-            )  # fmt: skip
-            per_level = list(zip(models, rows, strict=True))
+        self.geometry = BlockGeometry(tuple(block), models[0].kernel)
+        self.matrices, self.scales, self.biases, self.buffers = [], [], [], []
+        per_level = list(zip(models, rows, strict=True))
+        for i in range(len(models[0].matrices)):
+            # (out, taps x in): a gathered (taps, in, rows) slab read as (taps x in, rows)
+            self.matrices.append([m.matrices[i].T.contiguous() for m in models])
             self.scales.append(
                 torch.cat(
                     [torch.full((n, 1), m.scales[i], dtype=torch.float64) for m, n in per_level]
                 )
             )
             self.biases.append(torch.cat([m.biases[i].expand(n, -1) for m, n in per_level]))
+            channels = models[0].matrices[i].shape[0] // len(self.geometry.taps(i))
             self.buffers.append(
-                [torch.zeros(size, in_channels, n, dtype=torch.float64) for n in rows]
+                [torch.zeros(self.geometry.size, channels, n, dtype=torch.float64) for n in rows]
             )
         bounds = torch.tensor([0, *rows]).cumsum(0).tolist()
         self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
-    def _centre(self, position: int) -> int:
-        _, bh, bw = self.block
-        _, ph, pw = self.padded
-        t, h, w = position // (bh * bw), position // bw % bh, position % bw
-        r = self.radius
-        return (t + r) * ph * pw + (h + r) * pw + (w + r)
-
     def indices(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and scale indices ``(rows,)`` at raster ``position``."""
-        centre = self._centre(position)
+        centre = int(self.geometry.centres[position])
         last = len(self.matrices) - 1
         for i, (matrices, buffers) in enumerate(zip(self.matrices, self.buffers, strict=True)):
-            taps = centre + self.offsets[i]
+            taps = centre + self.geometry.taps(i)
             sums = [
                 m @ b.index_select(0, taps).flatten(0, 1)
                 for m, b in zip(matrices, buffers, strict=True)
@@ -266,15 +291,15 @@ class ContextDecoder:
             a = activation(torch.cat(sums, dim=1).T, self.scales[i], self.biases[i])
             if i == last:
                 return output_indices(a)
-            hidden = fixed_layer_norm(fixed_gelu(a))
+            values = hidden(a)
             for rows, buffer in zip(self.slices, self.buffers[i + 1], strict=True):
-                buffer[centre] = hidden[rows].T
+                buffer[centre] = values[rows].T
         raise AssertionError("unreachable")
 
     def set_symbols(self, position: int, symbols: torch.Tensor) -> None:
         """Store the decoded symbols ``(rows,)`` at ``position``."""
         value = symbols.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
-        centre = self._centre(position)
+        centre = int(self.geometry.centres[position])
         for rows, buffer in zip(self.slices, self.buffers[0], strict=True):
             buffer[centre, 0] = value[rows]
 
