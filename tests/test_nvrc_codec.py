@@ -407,7 +407,7 @@ def test_ablation_payloads_round_trip(ablation):
     theta = plan.theta(decoded)
     params = dict(model.net.named_parameters())
     for name in model.layer_names:
-        step, _, _ = plan.layer(name)
+        step = plan.layer_step(name)
         value = params[name].detach().double().reshape(step.shape)
         error = (theta[name].double().reshape(step.shape) - value).abs()
         assert (error <= step / 2 + 1e-6 * value.abs() + 1e-12).all(), name

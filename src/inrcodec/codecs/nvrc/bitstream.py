@@ -65,6 +65,7 @@ from .model import (
     NVRC,
     PHI_CODINGS,
     CompressionConfig,
+    layer_key,
     phi_group,
 )
 
@@ -125,37 +126,37 @@ class CodingPlan:
     dequantised phi, theta's steps, and every entropy-model index."""
 
     def __init__(self, model: NVRC, psi: np.ndarray, phi: dict[str, np.ndarray]):
-        self.model = model
+        self.model, self.phi = model, phi
         self.psi = torch.from_numpy(psi.astype(np.float64))
         self.rows = {name: i for i, name in enumerate(model.coded_phi)}
-        self.integers: dict[str, tuple[torch.Tensor, float | torch.Tensor]] = {}
-        self.values: dict[str, dict[str, torch.Tensor]] = {}
+        self.values: dict[str, dict[str, torch.Tensor]] = {}  # dequantised phi, by coder
         for name in model.phi_names():
-            data = torch.from_numpy(np.asarray(phi[name]))
-            if name in self.rows:
-                step = self.phi_step(name)
-                q, value = data.double(), data.double() * step
-            else:
-                value = data.double()
-                q, step = integer_split(value)
-            self.integers[name] = (q, step)
+            data = torch.from_numpy(np.asarray(phi[name])).double()
             coder, leaf = _split(name)
-            self.values.setdefault(coder, {})[leaf] = value
+            self.values.setdefault(coder, {})[leaf] = (
+                data * self.phi_step(name) if name in self.rows else data
+            )
 
     def phi_step(self, name: str) -> torch.Tensor:
         return det_exp(self.psi[self.rows[name], 0])
 
-    def layer(self, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Step, mean and scale indices of a layer, each ``(rows, cols)`` (eqs. 5-7)."""
-        coder = self.model.layer_coders[_key(name)]
-        phi = self.values[f"layer_coders.{_key(name)}"]
-        shape = (coder.rows, coder.cols)
+    def _layer(self, name: str):
+        coder = self.model.layer_coders[layer_key(name)]
+        return coder, self.values[f"layer_coders.{layer_key(name)}"], (coder.rows, coder.cols)
+
+    def layer_step(self, name: str) -> torch.Tensor:
+        """A layer's steps ``(rows, cols)`` (eq. 5)."""
+        coder, phi, shape = self._layer(name)
+        return torch.broadcast_to(det_exp(coder.log_step(phi)), shape)
+
+    def layer_indices(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and scale indices of a layer's symbols, each ``(rows, cols)`` (eqs. 6-7)."""
+        coder, phi, shape = self._layer(name)
         log_step = coder.log_step(phi)
         mean, log_scale = coder.model(phi, exp=det_exp)
         means = mean_indices(mean * det_exp(-log_step))
         scales = scale_indices(log_scale - log_step)
-        step = det_exp(log_step)
-        return (torch.broadcast_to(t, shape) for t in (step, means, scales))
+        return torch.broadcast_to(means, shape), torch.broadcast_to(scales, shape)
 
     def _grid_log_steps(self, level: int) -> torch.Tensor:
         coder = self.model.grid_coders[level]
@@ -175,22 +176,26 @@ class CodingPlan:
         return means, scale_indices(phi["log_scale"] - log_step)
 
     def context_model(self, level: int) -> FixedContextModel:
+        """A level's context model, its weights as integers and steps (``w = q s``)."""
         prefix = f"grid_coders.{level}.context.convs"
         depth = len(self.model.grid_coders[level].context.convs)
-        weights = [self.integers[f"{prefix}.{i}.weight"] for i in range(depth)]
+        weights, steps = [], []
+        for i in range(depth):
+            name = f"{prefix}.{i}.weight"
+            data = torch.from_numpy(np.asarray(self.phi[name])).double()
+            q, step = (data, self.phi_step(name)) if name in self.rows else integer_split(data)
+            weights.append(q)
+            steps.append(step)
         values = self.values[f"grid_coders.{level}"]
         biases = [values[f"context.convs.{i}.bias"] for i in range(depth)]
-        return FixedContextModel.from_coded(
-            [q for q, _ in weights], [s for _, s in weights], biases
-        )
+        return FixedContextModel.from_coded(weights, steps, biases)
 
     def theta(self, payload: NVRCPayload) -> dict[str, torch.Tensor]:
         """Float32 network parameters from the symbols (the decoder's exact values)."""
         params = dict(self.model.net.named_parameters())
         out = {}
         for name in self.model.layer_names:
-            step, _, _ = self.layer(name)
-            value = torch.from_numpy(payload.layers[name]).double() * step
+            value = torch.from_numpy(payload.layers[name]).double() * self.layer_step(name)
             out[name] = value.float().reshape(params[name].shape)
         for level, (name, coder) in enumerate(
             zip(self.model.grid_names, self.model.grid_coders, strict=True)
@@ -211,10 +216,6 @@ def _split(name: str) -> tuple[str, str]:
     """``grid_coders.0.context.convs.1.bias`` -> (``grid_coders.0``, ``context.convs.1.bias``)."""
     kind, index, leaf = name.split(".", 2)
     return f"{kind}.{index}", leaf
-
-
-def _key(name: str) -> str:
-    return name.replace(".", "-")
 
 
 # ----------------------------------------------------------------------------------- writer
@@ -298,7 +299,7 @@ def _encode(symbols: list, means: list, scales: list) -> bytes:
 def _layer_bytes(plan: CodingPlan, payload: NVRCPayload) -> bytes:
     symbols, means, scales = [], [], []
     for name in plan.model.layer_names:
-        _, m, s = plan.layer(name)
+        m, s = plan.layer_indices(name)
         symbols.append(payload.layers[name].reshape(-1).astype(np.int32))
         means.append(m.reshape(-1).numpy().astype(np.int32))
         scales.append(s.reshape(-1).numpy().astype(np.int32))
@@ -466,7 +467,7 @@ def _decode(data: bytes, count: int, means: list, scales: list) -> np.ndarray:
 def _read_layers(plan: CodingPlan, data: bytes) -> dict[str, np.ndarray]:
     shapes, means, scales = [], [], []
     for name in plan.model.layer_names:
-        _, m, s = plan.layer(name)
+        m, s = plan.layer_indices(name)
         shapes.append(tuple(m.shape))
         means.append(m.reshape(-1).numpy().astype(np.int32))
         scales.append(s.reshape(-1).numpy().astype(np.int32))
@@ -550,7 +551,7 @@ def quantize_model(model: NVRC, space: str) -> NVRCPayload:
     params = dict(model.net.named_parameters())
     layers = {}
     for name in model.layer_names:
-        step, _, _ = plan.layer(name)
+        step = plan.layer_step(name)
         layers[name] = _symbols(params[name].detach().double().reshape(step.shape) / step, name)
     grids = []
     for level, (name, coder) in enumerate(zip(model.grid_names, model.grid_coders, strict=True)):

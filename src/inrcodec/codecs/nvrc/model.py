@@ -225,7 +225,7 @@ class NVRC(nn.Module):
         self.layer_coders = nn.ModuleDict()
         for name in self.layer_names:
             rows, cols = matrix_shape(name, tuple(params[name].shape))
-            self.layer_coders[_key(name)] = LayerCoder(params[name], rows, cols, self.config)
+            self.layer_coders[layer_key(name)] = LayerCoder(params[name], rows, cols, self.config)
         self._init_psi()
 
     # --- the network's interface, for training and reconstruction
@@ -344,8 +344,8 @@ class NVRC(nn.Module):
             if with_rate:
                 bits["grids"] = bits["grids"] + self._grid_bits(coder, local, symbols, step)
         for name in self.layer_names:
-            coder = self.layer_coders[_key(name)]
-            local = phi[f"layer_coders.{_key(name)}"]
+            coder = self.layer_coders[layer_key(name)]
+            local = phi[f"layer_coders.{layer_key(name)}"]
             value = params[name]
             matrix = value.reshape(coder.rows, coder.cols)
             step = torch.exp(coder.log_step(local))
@@ -411,7 +411,8 @@ class NVRC(nn.Module):
         return {"groups": groups, "bits": total, "bpp": total / self.pixels}
 
 
-def _key(name: str) -> str:
+def layer_key(name: str) -> str:
+    """The `NVRC.layer_coders` key of a network parameter."""
     return name.replace(".", "-")
 
 
