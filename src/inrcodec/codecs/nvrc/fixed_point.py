@@ -250,18 +250,20 @@ class ContextDecoder:
     position ``p`` of every partition (the rows of all levels, level after level), computed
     from the symbols stored so far with `set_symbols`.
 
-    Each layer's input is kept per level in a zero-padded buffer ``(positions, channels,
-    rows)``; at position ``p`` only the causal taps around ``p`` are gathered (a copy of whole
-    slabs), one matrix product per layer and level sums them, and the hidden values at ``p``
-    are stored for later positions. Every value depends only on earlier positions (the first
-    layer excludes the centre), so this reproduces `FixedContextModel.forward` exactly (both
-    sum the same integers). The levels share one architecture (`CompressionConfig`).
+    Each layer's input is kept in one zero-padded buffer ``(positions, channels, rows)``; at
+    position ``p`` only the causal taps around ``p`` are gathered (whole slabs), one matrix
+    product per level sums them, and the hidden values at ``p`` are stored for later
+    positions. Every value depends only on earlier positions (the first layer excludes the
+    centre), so this reproduces `FixedContextModel.forward` exactly (both sum the same
+    integers). The levels share one architecture (`CompressionConfig`).
     """
 
     def __init__(self, models: list[FixedContextModel], rows: list[int], block):
         self.geometry = BlockGeometry(tuple(block), models[0].kernel)
-        self.matrices, self.scales, self.biases, self.buffers = [], [], [], []
+        bounds = torch.tensor([0, *rows]).cumsum(0).tolist()
+        self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         per_level = list(zip(models, rows, strict=True))
+        self.matrices, self.scales, self.biases, self.buffers = [], [], [], []
         for i in range(len(models[0].matrices)):
             # (out, taps x in): a gathered (taps, in, rows) slab read as (taps x in, rows)
             self.matrices.append([m.matrices[i].T.contiguous() for m in models])
@@ -273,35 +275,26 @@ class ContextDecoder:
             self.biases.append(torch.cat([m.biases[i].expand(n, -1) for m, n in per_level]))
             channels = models[0].matrices[i].shape[0] // len(self.geometry.taps(i))
             self.buffers.append(
-                [torch.zeros(self.geometry.size, channels, n, dtype=torch.float64) for n in rows]
+                torch.zeros(self.geometry.size, channels, bounds[-1], dtype=torch.float64)
             )
-        bounds = torch.tensor([0, *rows]).cumsum(0).tolist()
-        self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def indices(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and scale indices ``(rows,)`` at raster ``position``."""
         centre = int(self.geometry.centres[position])
         last = len(self.matrices) - 1
-        for i, (matrices, buffers) in enumerate(zip(self.matrices, self.buffers, strict=True)):
-            taps = centre + self.geometry.taps(i)
-            sums = [
-                m @ b.index_select(0, taps).flatten(0, 1)
-                for m, b in zip(matrices, buffers, strict=True)
-            ]
+        for i, (matrices, buffer) in enumerate(zip(self.matrices, self.buffers, strict=True)):
+            gathered = buffer.index_select(0, centre + self.geometry.taps(i)).flatten(0, 1)
+            sums = [m @ gathered[:, rows] for m, rows in zip(matrices, self.slices, strict=True)]
             a = activation(torch.cat(sums, dim=1).T, self.scales[i], self.biases[i])
             if i == last:
                 return output_indices(a)
-            values = hidden(a)
-            for rows, buffer in zip(self.slices, self.buffers[i + 1], strict=True):
-                buffer[centre] = values[rows].T
+            self.buffers[i + 1][centre] = hidden(a).T
         raise AssertionError("unreachable")
 
     def set_symbols(self, position: int, symbols: torch.Tensor) -> None:
         """Store the decoded symbols ``(rows,)`` at ``position``."""
         value = symbols.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
-        centre = int(self.geometry.centres[position])
-        for rows, buffer in zip(self.slices, self.buffers[0], strict=True):
-            buffer[centre, 0] = value[rows]
+        self.buffers[0][int(self.geometry.centres[position]), 0] = value
 
 
 def integer_split(values: torch.Tensor) -> tuple[torch.Tensor, float]:
