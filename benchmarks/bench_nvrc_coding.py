@@ -56,8 +56,8 @@ whole file over frames x 1080 x 1920 pixels. Peak RSS is `ru_maxrss` of the proc
 preset (each preset runs in its own spawned process), read after building (model + synthetic
 values), after coding, and after the rate estimate.
 
-Memory: the encoder's context-model pass (`FixedContextModel.forward`) gathers the causal taps
-of 32 partitions at a time (about 130 MiB); peak RSS is reported.
+Memory: the context models run one block position at a time over all partitions (the encoder
+as the decoder), with three padded float64 buffers of all partitions; peak RSS is reported.
 
 Timings are wall clock and sensitive to other load: with ``--threads 2`` on two cores that
 other processes also use, torch's threads wait on each other and times can grow several-fold;

@@ -22,7 +22,7 @@ from inrcodec.codecs.nvrc.fixed_point import (
     LN_SCALE_RATIO,
     MEAN_INDEX_LIMIT,
     SCALE_INDEX_LIMIT,
-    ContextDecoder,
+    ContextEvaluator,
     FixedContextModel,
     det_exp,
     fixed_gelu,
@@ -292,7 +292,7 @@ def test_context_decoder_reproduces_the_batched_model(width, kernel, blocks, row
         scales.append(s.reshape(n, -1))
     symbols, means, scales = (torch.cat(t) for t in (symbols, means, scales))
     assert len(torch.unique(means)) > 10 and len(torch.unique(scales)) > 5
-    decoder = ContextDecoder(models, rows, block)
+    decoder = ContextEvaluator(models, rows, block)
     for position in range(math.prod(block)):
         m, s = decoder.indices(position)
         assert torch.equal(m, means[:, position]), position

@@ -11,7 +11,7 @@ section 5, "NVRC payload").
 * tag 5, *grids*: one stream of every grid level's symbols under the context model, in
   decoding order: raster position within the 16x8x8 block first, then level, then partition
   (block and channel), padding skipped. The decoder runs the context model of all partitions
-  of all levels one position at a time (`ContextDecoder`).
+  of all levels one position at a time (`ContextEvaluator`).
 
 Every entropy-model index is derived by `CodingPlan` from psi, the decoded phi and nothing
 else, in the deterministic arithmetic of `fixed_point`, at the encoder as at the decoder.
@@ -51,7 +51,7 @@ from .fixed_point import (
     CODING_VERSION,
     MAX_KERNEL,
     MAX_WIDTH,
-    ContextDecoder,
+    ContextEvaluator,
     FixedContextModel,
     det_exp,
     integer_split,
@@ -322,16 +322,24 @@ def _grid_valid(model: NVRC) -> torch.Tensor:
 
 def _grid_models(plan: CodingPlan, grids: list[np.ndarray]):
     """Mean and scale indices ``(rows, positions)`` of every grid symbol (encoder side)."""
+    if plan.model.config.grid_model == "context":
+        symbols = torch.cat([torch.from_numpy(g).reshape(g.shape[0], -1) for g in grids])
+        return _context(plan).all_indices(symbols)
     means, scales = [], []
     for level, symbols in enumerate(grids):
         rows, positions = symbols.shape[0], math.prod(symbols.shape[2:])
-        if plan.model.config.grid_model == "context":
-            m, s = plan.context_model(level).forward(torch.from_numpy(symbols))
-        else:
-            m, s = plan.grid_gaussian(level)
-        means.append(torch.broadcast_to(m.reshape(rows, -1), (rows, positions)))
-        scales.append(torch.broadcast_to(s.reshape(rows, -1), (rows, positions)))
+        m, s = plan.grid_gaussian(level)
+        means.append(torch.broadcast_to(m, (rows, positions)))
+        scales.append(torch.broadcast_to(s, (rows, positions)))
     return torch.cat(means), torch.cat(scales)
+
+
+def _context(plan: CodingPlan) -> ContextEvaluator:
+    """The context models of all levels over all their partitions."""
+    coders = plan.model.grid_coders
+    models = [plan.context_model(level) for level in range(len(coders))]
+    rows = [c.layout.num_partitions for c in coders]
+    return ContextEvaluator(models, rows, plan.model.config.block)
 
 
 # ----------------------------------------------------------------------------------- reader
@@ -482,7 +490,7 @@ def _read_layers(plan: CodingPlan, data: bytes) -> dict[str, np.ndarray]:
 
 def _read_grids(plan: CodingPlan, data: bytes) -> list[np.ndarray]:
     """Decode the grid stream: one position of every partition of every level per step
-    (`ContextDecoder`), or all symbols at once under the per-level Gaussians."""
+    (`ContextEvaluator`), or all symbols at once under the per-level Gaussians."""
     model = plan.model
     valid = _grid_valid(model)
     rows = [c.layout.num_partitions for c in model.grid_coders]
@@ -490,7 +498,7 @@ def _read_grids(plan: CodingPlan, data: bytes) -> list[np.ndarray]:
     symbols = torch.zeros(valid.shape, dtype=torch.int32)
     decoder = QuantizedDecoder(data, int(valid.sum()))
     if model.config.grid_model == "context":
-        context = ContextDecoder([plan.context_model(i) for i in range(len(rows))], rows, block)
+        context = _context(plan)
         for position in range(valid.shape[1]):
             means, scales = context.indices(position)
             coded = valid[:, position]

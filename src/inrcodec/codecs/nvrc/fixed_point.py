@@ -220,42 +220,28 @@ class FixedContextModel:
         biases = tuple(b.double() * ONE for b in biases)
         return cls(kernel, tuple(matrices), tuple(scales), biases)
 
-    def forward(self, symbols: torch.Tensor, rows_per_pass: int = 32):
+    def forward(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and scale indices ``(N, bt, bh, bw)`` of every position of the block-layout
-        symbols ``(N, 1, bt, bh, bw)`` (the encoder's pass): per layer, the causal taps of
-        all positions are gathered and summed by one matrix product, ``rows_per_pass``
-        partitions at a time (memory)."""
-        block = tuple(symbols.shape[2:])
-        geometry = BlockGeometry(block, self.kernel)
-        centres = geometry.centres
-        means, scales = [], []
-        for chunk in symbols.split(rows_per_pass):
-            rows = chunk.shape[0]
-            x = torch.zeros(rows, geometry.size, 1, dtype=torch.float64)
-            x[:, centres, 0] = chunk.reshape(rows, -1).double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
-            for i, matrix in enumerate(self.matrices):
-                a = activation(geometry.tap_sums(x, i, matrix), self.scales[i], self.biases[i])
-                if i < len(self.matrices) - 1:
-                    x = x.new_zeros(rows, geometry.size, a.shape[-1])
-                    x[:, centres] = hidden(a).reshape(rows, len(centres), -1)
-            m, s = output_indices(a)
-            means.append(m.reshape(rows, *block))
-            scales.append(s.reshape(rows, *block))
-        return torch.cat(means), torch.cat(scales)
+        symbols ``(N, 1, bt, bh, bw)`` at once (`ContextEvaluator.all_indices`)."""
+        rows, block = symbols.shape[0], tuple(symbols.shape[2:])
+        means, scales = ContextEvaluator([self], [rows], block).all_indices(
+            symbols.reshape(rows, -1)
+        )
+        return means.reshape(rows, *block), scales.reshape(rows, *block)
 
 
-class ContextDecoder:
-    """Position-by-position evaluation of the `FixedContextModel` of every grid level over
-    all their partitions at once, for decoding: `indices(p)` gives the models at raster
-    position ``p`` of every partition (the rows of all levels, level after level), computed
-    from the symbols stored so far with `set_symbols`.
+class ContextEvaluator:
+    """The `FixedContextModel` of every grid level over all their partitions (the rows of
+    all levels, level after level), evaluated one raster position at a time.
 
-    Each layer's input is kept in one zero-padded buffer ``(positions, channels, rows)``; at
-    position ``p`` only the causal taps around ``p`` are gathered (whole slabs), one matrix
-    product per level sums them, and the hidden values at ``p`` are stored for later
-    positions. Every value depends only on earlier positions (the first layer excludes the
-    centre), so this reproduces `FixedContextModel.forward` exactly (both sum the same
-    integers). The levels share one architecture (`CompressionConfig`).
+    Each layer's input is kept in one zero-padded buffer ``(positions, channels, rows)``. The
+    causal taps of a position are a few runs of consecutive padded positions (one per kernel
+    row), so each run is a contiguous slab of the buffer: per layer and level, one matrix
+    product per run reads it in place and the products are summed (exact integer sums), and
+    the hidden values at the position are stored for the next layer and later positions. A
+    value at ``p`` depends only on symbols before ``p`` and hidden values at or before ``p``
+    (the first layer excludes the centre). The decoder calls `indices` and `set_symbols`
+    position by position; the encoder, which has every symbol, calls `all_indices`.
     """
 
     def __init__(self, models: list[FixedContextModel], rows: list[int], block):
@@ -263,28 +249,43 @@ class ContextDecoder:
         bounds = torch.tensor([0, *rows]).cumsum(0).tolist()
         self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         per_level = list(zip(models, rows, strict=True))
-        self.matrices, self.scales, self.biases, self.buffers = [], [], [], []
+        self.runs, self.blocks, self.scales, self.biases, self.buffers = [], [], [], [], []
         for i in range(len(models[0].matrices)):
-            # (out, taps x in): a gathered (taps, in, rows) slab read as (taps x in, rows)
-            self.matrices.append([m.matrices[i].T.contiguous() for m in models])
+            runs = _runs(self.geometry.taps(i).tolist())
+            channels = models[0].matrices[i].shape[0] // len(self.geometry.taps(i))
+            self.runs.append(runs)
+            # per level, per run: (out, run length x channels), read against the slab
+            self.blocks.append(
+                [[m.matrices[i][t * channels : (t + n) * channels].T.contiguous()
+                  for _, t, n in runs] for m in models]
+            )  # fmt: skip
             self.scales.append(
                 torch.cat(
                     [torch.full((n, 1), m.scales[i], dtype=torch.float64) for m, n in per_level]
                 )
             )
             self.biases.append(torch.cat([m.biases[i].expand(n, -1) for m, n in per_level]))
-            channels = models[0].matrices[i].shape[0] // len(self.geometry.taps(i))
             self.buffers.append(
                 torch.zeros(self.geometry.size, channels, bounds[-1], dtype=torch.float64)
             )
 
+    @property
+    def positions(self) -> int:
+        return len(self.geometry.centres)
+
     def indices(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and scale indices ``(rows,)`` at raster ``position``."""
+        """Mean and scale indices ``(rows,)`` at raster ``position``; every symbol before it
+        must be set."""
         centre = int(self.geometry.centres[position])
-        last = len(self.matrices) - 1
-        for i, (matrices, buffer) in enumerate(zip(self.matrices, self.buffers, strict=True)):
-            gathered = buffer.index_select(0, centre + self.geometry.taps(i)).flatten(0, 1)
-            sums = [m @ gathered[:, rows] for m, rows in zip(matrices, self.slices, strict=True)]
+        last = len(self.blocks) - 1
+        for i, buffer in enumerate(self.buffers):
+            sums = []
+            for rows, blocks in zip(self.slices, self.blocks[i], strict=True):
+                total = None
+                for (offset, _, n), block in zip(self.runs[i], blocks, strict=True):
+                    slab = buffer[centre + offset : centre + offset + n, :, rows].flatten(0, 1)
+                    total = block @ slab if total is None else total.addmm_(block, slab)
+                sums.append(total)
             a = activation(torch.cat(sums, dim=1).T, self.scales[i], self.biases[i])
             if i == last:
                 return output_indices(a)
@@ -292,9 +293,27 @@ class ContextDecoder:
         raise AssertionError("unreachable")
 
     def set_symbols(self, position: int, symbols: torch.Tensor) -> None:
-        """Store the decoded symbols ``(rows,)`` at ``position``."""
+        """Store the symbols ``(rows,)`` at raster ``position``."""
         value = symbols.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
         self.buffers[0][int(self.geometry.centres[position]), 0] = value
+
+    def all_indices(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and scale indices ``(rows, positions)`` of all ``symbols`` ``(rows,
+        positions)`` (the encoder's pass)."""
+        centres = self.geometry.centres
+        self.buffers[0][centres, 0] = symbols.T.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
+        out = [self.indices(p) for p in range(self.positions)]
+        return tuple(torch.stack([o[k] for o in out], dim=1) for k in (0, 1))
+
+
+def _runs(offsets: list[int]) -> list[tuple[int, int, int]]:
+    """Sorted tap offsets as runs of consecutive values: (first offset, first tap, length)."""
+    runs, first = [], 0
+    for j in range(1, len(offsets) + 1):
+        if j == len(offsets) or offsets[j] != offsets[j - 1] + 1:
+            runs.append((offsets[first], first, j - first))
+            first = j
+    return runs
 
 
 def integer_split(values: torch.Tensor) -> tuple[torch.Tensor, float]:
