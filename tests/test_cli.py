@@ -132,8 +132,16 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
     monkeypatch.setattr("builtins.print", lambda *a, **k: None)
     example = example.replace('"first8.y4m"', repr(str(tmp_path / "first8.y4m")))
-    exec(compile(example, "README.md", "exec"), {})
+    example = example.replace('"clip.inrc"', repr(str(tmp_path / "clip.inrc")))
+    # The example trains nvrc-cpu for its default 3000 steps; the test trains the tiny preset.
+    fast = 'preset="nvrc-tiny", lam=0.25, steps=20, device="cpu", progress=False'
+    assert 'preset="nvrc-cpu", lam=0.25' in example
+    example = example.replace('preset="nvrc-cpu", lam=0.25', fast)
+    namespace = {}
+    exec(compile(example, "README.md", "exec"), namespace)
     assert inrcodec.read_video(tmp_path / "first8.y4m").num_frames == 8
+    assert (tmp_path / "clip.inrc").stat().st_size == len(namespace["result"].bitstream)
+    assert namespace["decoded"].num_frames == 8
 
 
 def test_convert_to_a_png_folder_picks_rgb_at_a_png_bit_depth(sample_y4m, tmp_path):
