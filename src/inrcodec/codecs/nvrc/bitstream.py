@@ -128,7 +128,7 @@ class CodingPlan:
     def __init__(self, model: NVRC, psi: np.ndarray, phi: dict[str, np.ndarray]):
         self.model, self.phi = model, phi
         self.psi = torch.from_numpy(psi.astype(np.float64))
-        self.rows = {name: i for i, name in enumerate(model.coded_phi)}
+        self.rows = model.psi_rows
         self.values: dict[str, dict[str, torch.Tensor]] = {}  # dequantised phi, by coder
         for name in model.phi_names():
             data = torch.from_numpy(np.asarray(phi[name])).double()
@@ -325,12 +325,19 @@ def _grid_models(plan: CodingPlan, grids: list[np.ndarray]):
     if plan.model.config.grid_model == "context":
         symbols = torch.cat([torch.from_numpy(g).reshape(g.shape[0], -1) for g in grids])
         return _context(plan).all_indices(symbols)
+    return _gaussian_grid_models(plan)
+
+
+def _gaussian_grid_models(plan: CodingPlan):
+    """Mean and scale indices ``(rows, positions)`` under the per-level Gaussians (V2, V3),
+    which need no symbols."""
     means, scales = [], []
-    for level, symbols in enumerate(grids):
-        rows, positions = symbols.shape[0], math.prod(symbols.shape[2:])
+    positions = math.prod(plan.model.config.block)
+    for level, coder in enumerate(plan.model.grid_coders):
+        shape = (coder.layout.num_partitions, positions)
         m, s = plan.grid_gaussian(level)
-        means.append(torch.broadcast_to(m, (rows, positions)))
-        scales.append(torch.broadcast_to(s, (rows, positions)))
+        means.append(torch.broadcast_to(m, shape))
+        scales.append(torch.broadcast_to(s, shape))
     return torch.cat(means), torch.cat(scales)
 
 
@@ -424,7 +431,7 @@ def _read_psi(data: bytes, rows: int) -> np.ndarray:
 
 def _read_phi(model: NVRC, psi: np.ndarray, data: bytes) -> dict[str, np.ndarray]:
     psi64 = torch.from_numpy(psi.astype(np.float64))
-    rows = {name: i for i, name in enumerate(model.coded_phi)}
+    rows = model.psi_rows
     named = dict(model.named_parameters())
     reader = ByteReader(data)
     phi: dict[str, np.ndarray] = {}
@@ -506,7 +513,7 @@ def _read_grids(plan: CodingPlan, data: bytes) -> list[np.ndarray]:
             symbols[coded, position] = torch.from_numpy(decoded)
             context.set_symbols(position, symbols[:, position])
     else:
-        means, scales = _grid_models(plan, [np.zeros((n, 1, *block), np.int32) for n in rows])
+        means, scales = _gaussian_grid_models(plan)
         order = [t.T[valid.T].numpy().astype(np.int32) for t in (means, scales)]
         symbols.T[valid.T] = torch.from_numpy(decoder.decode(*order))
     decoder.finish()
@@ -543,7 +550,7 @@ def quantize_model(model: NVRC, space: str) -> NVRCPayload:
     model = model.cpu().eval()
     psi = model.psi.detach().half().numpy()
     psi64 = torch.from_numpy(psi.astype(np.float64))
-    rows = {name: i for i, name in enumerate(model.coded_phi)}
+    rows = model.psi_rows
     named = dict(model.named_parameters())
     phi = {}
     for name in model.phi_names():

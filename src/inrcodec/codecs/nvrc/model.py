@@ -271,6 +271,7 @@ class NVRC(nn.Module):
                 if self.phi_size(n, named[n]) >= self.config.phi_min_size
             ]
         self.coded_phi = coded
+        self.psi_rows = {name: i for i, name in enumerate(coded)}  # phi name -> psi row
         rows = []
         for name in coded:
             value = named[name].detach().float()
@@ -286,7 +287,7 @@ class NVRC(nn.Module):
         """Quantised phi grouped by coder (``{"layer_coders.k": {"log_step_out": ...}}``),
         and (``with_rate``) the bits of phi by group, psi included (Sec. 3.3), else None."""
         psi = half_ste(self.psi)
-        rows = {name: i for i, name in enumerate(self.coded_phi)}
+        rows = self.psi_rows
         values: dict[str, dict[str, torch.Tensor]] = {}
         bits = dict.fromkeys(GROUPS[2:], self.psi.new_zeros(())) if with_rate else None
         for prefix, coders in (
