@@ -28,9 +28,7 @@ are the caller's business (seed before building the model).
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -38,14 +36,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save
 from torch import nn
 
 from inrcodec.errors import InrcodecError
 
-from ...atomic import atomic_file, write_atomic
 from ...io import Video, convert_video, video_to_rgb
+from ..checkpoints import (
+    CHECKPOINT_NAME,
+    load_optimizer,
+    load_weights,
+    read_checkpoint,
+    save_checkpoint,
+    state_tensors,
+)
 from .losses import LOSS_SPACES, distortion, psnr_per_frame
 
 __all__ = [
@@ -60,10 +63,7 @@ __all__ = [
     "reconstruct",
 ]
 
-CHECKPOINT_NAME = "checkpoint.safetensors"
-STATE_NAME = "state.json"
 _FORMAT = "inrcodec.hinerv.train/1"
-_METADATA_KEY = "inrcodec.train"
 
 
 class TrainingError(InrcodecError):
@@ -348,107 +348,6 @@ def _check_sizes(model: nn.Module, target: VideoTarget) -> None:
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _canonical(key: str) -> str:
-    """A state-dict key without parametrization / pruning wrappers:
-    ``a.parametrizations.weight.original`` and ``a.weight_orig`` -> ``a.weight``."""
-    key = re.sub(r"\.parametrizations\.([^.]+)\.original$", r".\1", key)
-    return re.sub(r"_orig$", "", key)
-
-
-def _state_tensors(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
-    """Model state_dict (prefix ``model.``), Adam state by parameter name (``optim.``) and
-    the torch RNG states (``rng.``), as contiguous CPU tensors that share no storage."""
-    out = {
-        f"model.{k}": v.detach().to("cpu", copy=True).contiguous()
-        for k, v in model.state_dict().items()
-    }
-    if optimizer is not None:
-        names = {id(p): n for n, p in model.named_parameters()}
-        for p, state in optimizer.state.items():
-            for key, value in state.items():
-                if torch.is_tensor(value):
-                    out[f"optim.{names[id(p)]}.{key}"] = (
-                        value.detach().to("cpu", copy=True).contiguous()
-                    )
-    out["rng.cpu"] = torch.get_rng_state()
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()):
-            out[f"rng.cuda.{i}"] = s
-    return out
-
-
-def _save(path: Path, tensors: dict, state: dict) -> None:
-    """One checkpoint file, written atomically, plus its readable JSON copy."""
-    meta = {_METADATA_KEY: json.dumps(state, sort_keys=True)}
-    write_atomic(path, save(tensors, metadata=meta))
-    with atomic_file(path.with_name(STATE_NAME)) as tmp:
-        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-
-
-def _read(path: Path) -> tuple[dict, dict]:
-    with safe_open(str(path), framework="pt", device="cpu") as f:
-        meta = f.metadata() or {}
-        if _METADATA_KEY not in meta:
-            raise TrainingError(f"{path} is not an inrcodec training checkpoint")
-        state = json.loads(meta[_METADATA_KEY])
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    if state.get("format") != _FORMAT:
-        raise TrainingError(f"{path}: unknown checkpoint format {state.get('format')!r}")
-    return tensors, state
-
-
-def _resolve(keys: Sequence[str], wanted: Sequence[str]) -> dict[str, str]:
-    """Map each key of `wanted` (the model's) to a key of `keys` (the file's): exact names
-    first, else names without parametrization / pruning wrappers."""
-    keys = set(keys)
-    by_canonical: dict[str, str] = {}
-    for k in keys:
-        by_canonical.setdefault(_canonical(k), k)
-    out = {}
-    for w in wanted:
-        k = w if w in keys else by_canonical.get(_canonical(w))
-        if k is not None:
-            out[w] = k
-    return out
-
-
-def _load_model(model: nn.Module, tensors: dict) -> None:
-    saved = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    own = model.state_dict()
-    params = {n for n, _ in model.named_parameters()}
-    mapping = _resolve(list(saved), list(own))
-    missing = sorted(k for k in params if k not in mapping)
-    if missing:
-        raise TrainingError(f"checkpoint lacks parameters {missing[:5]}")
-    used = set(mapping.values())
-    extra = sorted(k for k in saved if k not in used)
-    if extra:
-        raise TrainingError(f"checkpoint has entries the model lacks: {extra[:5]}")
-    for key, value in own.items():  # buffers absent from the file (e.g. new masks) stay
-        if key in mapping:
-            src = saved[mapping[key]]
-            if src.shape != value.shape:
-                raise TrainingError(
-                    f"{key}: checkpoint shape {tuple(src.shape)}, model {tuple(value.shape)}"
-                )
-            with torch.no_grad():
-                value.copy_(src)
-
-
-def _load_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer, tensors: dict) -> None:
-    saved: dict[str, dict] = {}
-    for k, v in tensors.items():
-        if k.startswith("optim."):
-            name, _, key = k[len("optim.") :].rpartition(".")
-            saved.setdefault(name, {})[key] = v
-    named = list(model.named_parameters())
-    mapping = _resolve(list(saved), [n for n, _ in named])
-    index = {id(p): i for i, p in enumerate(optimizer.param_groups[0]["params"])}
-    sd = optimizer.state_dict()
-    sd["state"] = {index[id(p)]: saved[mapping[n]] for n, p in named if n in mapping}
-    optimizer.load_state_dict(sd)
-
-
 def load_checkpoint(model: nn.Module, path: str | Path) -> dict:
     """Load a checkpoint's weights into `model` and return its JSON state.
 
@@ -460,8 +359,8 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT_NAME
-    tensors, state = _read(path)
-    _load_model(model, tensors)
+    tensors, state = read_checkpoint(path, _FORMAT)
+    load_weights(model, tensors)
     return state
 
 
@@ -533,13 +432,13 @@ def fit(
     start, seconds = 0, 0.0
     torch.manual_seed(config.seed)
     if resume and ckpt is not None and ckpt.exists():
-        tensors, state = _read(ckpt)
+        tensors, state = read_checkpoint(ckpt, _FORMAT)
         _check_resumable(state, config, stage, total)
-        _load_model(model, tensors)
+        load_weights(model, tensors)
         if state["finished"]:
             model.eval()
             return TrainResult(**state["result"])
-        _load_optimizer(model, optimizer, tensors)
+        load_optimizer(model, optimizer, tensors)
         torch.set_rng_state(tensors["rng.cpu"])
         if cuda:
             for k, v in tensors.items():
@@ -566,7 +465,7 @@ def fit(
             "scaler": scaler.state_dict() if scaler.is_enabled() else None,
             "result": result.to_json() if result is not None else None,
         }
-        _save(ckpt, _state_tensors(model, optimizer), state)
+        save_checkpoint(ckpt, state_tensors(model, optimizer), state)
 
     forward = torch.compile(model) if config.compile and cuda else model
     frames = target.frames.to(device)

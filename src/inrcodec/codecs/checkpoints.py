@@ -1,0 +1,145 @@
+"""Training checkpoints shared by every trainer: safetensors, never pickle.
+
+A checkpoint file holds the model's ``state_dict()`` (prefix ``model.``; keys as they are,
+parametrizations and pruning masks included), the optimiser's moment tensors by parameter name
+(``optim.``) and the torch RNG states (``rng.``), plus a small JSON document in the file's
+safetensors metadata (step, configuration, results), so weights and state are replaced
+together by one atomic rename. ``state.json`` next to it is a readable copy of that JSON, never
+read back. Nothing goes through ``torch.load``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save
+from torch import nn
+
+from inrcodec.errors import InrcodecError
+
+from ..atomic import atomic_file, write_atomic
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "CheckpointError",
+    "load_optimizer",
+    "load_weights",
+    "read_checkpoint",
+    "save_checkpoint",
+    "state_tensors",
+]
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+STATE_NAME = "state.json"
+_METADATA_KEY = "inrcodec.train"
+
+
+class CheckpointError(InrcodecError):
+    """A checkpoint that is not ours, of another kind, or does not fit the model."""
+
+
+def _canonical(key: str) -> str:
+    """A state-dict key without parametrization / pruning wrappers:
+    ``a.parametrizations.weight.original`` and ``a.weight_orig`` -> ``a.weight``."""
+    key = re.sub(r"\.parametrizations\.([^.]+)\.original$", r".\1", key)
+    return re.sub(r"_orig$", "", key)
+
+
+def state_tensors(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
+    """Model state_dict (prefix ``model.``), Adam state by parameter name (``optim.``) and
+    the torch RNG states (``rng.``), as contiguous CPU tensors that share no storage."""
+    out = {
+        f"model.{k}": v.detach().to("cpu", copy=True).contiguous()
+        for k, v in model.state_dict().items()
+    }
+    if optimizer is not None:
+        names = {id(p): n for n, p in model.named_parameters()}
+        for p, state in optimizer.state.items():
+            for key, value in state.items():
+                if torch.is_tensor(value):
+                    out[f"optim.{names[id(p)]}.{key}"] = (
+                        value.detach().to("cpu", copy=True).contiguous()
+                    )
+    out["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"rng.cuda.{i}"] = s
+    return out
+
+
+def save_checkpoint(path: Path, tensors: dict, state: dict) -> None:
+    """One checkpoint file, written atomically, plus its readable JSON copy."""
+    meta = {_METADATA_KEY: json.dumps(state, sort_keys=True)}
+    write_atomic(path, save(tensors, metadata=meta))
+    with atomic_file(path.with_name(STATE_NAME)) as tmp:
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def read_checkpoint(path: Path, fmt: str) -> tuple[dict, dict]:
+    """Tensors and JSON state of a checkpoint whose state says ``format == fmt``."""
+    with safe_open(str(path), framework="pt", device="cpu") as f:
+        meta = f.metadata() or {}
+        if _METADATA_KEY not in meta:
+            raise CheckpointError(f"{path} is not an inrcodec training checkpoint")
+        state = json.loads(meta[_METADATA_KEY])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    if state.get("format") != fmt:
+        raise CheckpointError(f"{path}: unknown checkpoint format {state.get('format')!r}")
+    return tensors, state
+
+
+def _resolve(keys: Sequence[str], wanted: Sequence[str]) -> dict[str, str]:
+    """Map each key of `wanted` (the model's) to a key of `keys` (the file's): exact names
+    first, else names without parametrization / pruning wrappers."""
+    keys = set(keys)
+    by_canonical: dict[str, str] = {}
+    for k in keys:
+        by_canonical.setdefault(_canonical(k), k)
+    out = {}
+    for w in wanted:
+        k = w if w in keys else by_canonical.get(_canonical(w))
+        if k is not None:
+            out[w] = k
+    return out
+
+
+def load_weights(model: nn.Module, tensors: dict) -> None:
+    saved = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    own = model.state_dict()
+    params = {n for n, _ in model.named_parameters()}
+    mapping = _resolve(list(saved), list(own))
+    missing = sorted(k for k in params if k not in mapping)
+    if missing:
+        raise CheckpointError(f"checkpoint lacks parameters {missing[:5]}")
+    used = set(mapping.values())
+    extra = sorted(k for k in saved if k not in used)
+    if extra:
+        raise CheckpointError(f"checkpoint has entries the model lacks: {extra[:5]}")
+    for key, value in own.items():  # buffers absent from the file (e.g. new masks) stay
+        if key in mapping:
+            src = saved[mapping[key]]
+            if src.shape != value.shape:
+                raise CheckpointError(
+                    f"{key}: checkpoint shape {tuple(src.shape)}, model {tuple(value.shape)}"
+                )
+            with torch.no_grad():
+                value.copy_(src)
+
+
+def load_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer, tensors: dict) -> None:
+    saved: dict[str, dict] = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            name, _, key = k[len("optim.") :].rpartition(".")
+            saved.setdefault(name, {})[key] = v
+    named = list(model.named_parameters())
+    mapping = _resolve(list(saved), [n for n, _ in named])
+    index = {id(p): i for i, p in enumerate(optimizer.param_groups[0]["params"])}
+    sd = optimizer.state_dict()
+    sd["state"] = {index[id(p)]: saved[mapping[n]] for n, p in named if n in mapping}
+    optimizer.load_state_dict(sd)
