@@ -107,19 +107,23 @@ def add_codec_commands(commands) -> None:
 
     train = commands.add_parser(
         "train",
-        help="train an NVRC model on R + lambda D and report its estimated rate split",
+        help="train a model: NVRC on one video, or TeCoNeRV's hypernetwork on a corpus",
+    ).add_subparsers(dest="codec", required=True, metavar="CODEC")
+    nvrc_train = train.add_parser(
+        "nvrc",
+        help="fit NVRC to a video on R + lambda D and report its estimated rate split",
         description="Fit NVRC (network, quantisation and entropy models) to the video on "
         "R + lambda D (docs/nvrc.md). Prints PSNR of the quantised model, the estimated rate "
-        "(eq. 9) and its split by group. Writing a bitstream arrives with `encode --codec nvrc`.",
+        "(eq. 9) and its split by group. `encode --codec nvrc` writes the bitstream.",
     )
-    train.add_argument("codec", choices=("nvrc",), help="the codec to train (nvrc)")
-    train.add_argument("input", type=Path)
-    train.add_argument("--preset", help="network preset (nvrc-cpu)")
-    add_rate_options(train, default_point=None)
-    train.add_argument("--report", type=Path, help="also write the results as JSON here")
-    add_training_options(train)
-    add_input_options(train)
-    train.set_defaults(run=run_train)
+    nvrc_train.add_argument("input", type=Path)
+    nvrc_train.add_argument("--preset", help="network preset (nvrc-cpu)")
+    add_rate_options(nvrc_train, default_point=None)
+    nvrc_train.add_argument("--report", type=Path, help="also write the results as JSON here")
+    add_training_options(nvrc_train)
+    add_input_options(nvrc_train)
+    nvrc_train.set_defaults(run=run_train)
+    add_teconerv_training(train)
 
     decode = commands.add_parser("decode", help="decode an inrcodec bitstream to a video file")
     decode.add_argument("input", type=Path)
@@ -187,6 +191,53 @@ def add_bench_commands(commands) -> None:
 
 #: The rate point `encode --codec nvrc` uses without --lambda or --rate-point (`make demo`).
 DEFAULT_RATE_POINT = "cpu2"
+
+
+def add_teconerv_training(train) -> None:
+    p = train.add_parser(
+        "teconerv",
+        help="train TeCoNeRV's hypernetwork on a folder of videos (torchrun for many GPUs)",
+        description="Pre-train or fine-tune a TeCoNeRV / NeRV-Enc* hypernetwork on every video "
+        "under --data (docs/teconerv.md). Under torchrun the global batch is split across the "
+        "processes (DistributedDataParallel; NCCL on GPUs, gloo on CPU).",
+    )
+    p.add_argument("--data", type=Path, required=True, help="folder tree of training videos")
+    p.add_argument("--val", type=Path, help="folder tree of held-out videos (validation PSNR)")
+    p.add_argument("--preset", default="teconerv-cpu", help="model preset (teconerv-cpu)")
+    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoint, model)")
+    p.add_argument("--init", type=Path, help="start from this model.safetensors (fine-tuning)")
+    p.add_argument("--epochs", type=int, default=150, help="epochs (150; fine-tuning: 50)")
+    p.add_argument("--clips-per-video", type=int, default=1, help="clips per video per epoch")
+    p.add_argument("--batch", type=int, help="global batch (default: the preset's)")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (1e-4)")
+    p.add_argument(
+        "--temporal-lambda", type=float, default=0.0, help="lambda_temp of eq. 2 (0; paper 0.1)"
+    )
+    p.add_argument(
+        "--temporal-target",
+        choices=("mod", "uniq", "both"),
+        default="mod",
+        help="parameters L_temp compares (Table 12; default mod)",
+    )
+    p.add_argument("--validate-every", type=int, default=0, help="steps (default: each epoch)")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="steps (default: each epoch)")
+    p.add_argument("--val-clips", type=int, default=4, help="clips per validation video (4)")
+    p.add_argument("--cache", type=Path, help="decoded-frame cache (default: OUT/../cache)")
+    p.add_argument("--max-frames", type=int, help="decode at most this many frames per video")
+    p.add_argument("--decode-workers", type=int, default=2, help="decoding processes (2)")
+    p.add_argument("--workers", type=int, default=0, help="data-loading processes per rank (0)")
+    p.add_argument("--threads", type=int, help="torch threads per process")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--stop-at", type=int, help="leave after this step with a checkpoint (--resume goes on)"
+    )
+    p.add_argument(
+        "--export", type=Path, help="also write the trained model here in float16 (half size)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(run=run_train_teconerv)
 
 
 def add_rate_options(parser, default_point: str | None) -> None:
@@ -502,6 +553,48 @@ def run_train(args: argparse.Namespace) -> int:
     if args.report is not None:
         with atomic_file(args.report) as tmp:
             tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return 0
+
+
+def run_train_teconerv(args: argparse.Namespace) -> int:
+    from inrcodec.codecs.teconerv.train import train_corpus
+
+    result = train_corpus(
+        data=args.data,
+        preset_name=args.preset,
+        out=args.out,
+        val=args.val,
+        init=args.init,
+        cache=args.cache,
+        max_frames=args.max_frames,
+        decode_workers=args.decode_workers,
+        threads=args.threads,
+        resume=args.resume,
+        progress=not args.no_progress,
+        export=args.export,
+        stop_at=args.stop_at,
+        epochs=args.epochs,
+        clips_per_video=args.clips_per_video,
+        batch=args.batch,
+        lr=args.lr,
+        temporal_lambda=args.temporal_lambda,
+        temporal_target=args.temporal_target,
+        validate_every=args.validate_every,
+        checkpoint_every=args.checkpoint_every,
+        val_clips=args.val_clips,
+        workers=args.workers,
+        device=args.device,
+        seed=args.seed,
+    )
+    if result is not None:  # rank 0
+        model = args.out / "model.safetensors"
+        print(f"{result.steps} steps in {result.seconds:.0f} s; model: {model}")
+        if result.history:
+            last = result.history[-1]
+            print(
+                f"validation PSNR {last['psnr']:.2f} dB "
+                f"(base parameters only: {last['psnr_base_only']:.2f} dB)"
+            )
     return 0
 
 

@@ -1,0 +1,22 @@
+"""TeCoNeRV (Padmanabhan, Gwilliam and Shrivastava): a hypernetwork trained once on a corpus
+predicts a HypoNeRV per 8-frame patch-tubelet (docs/teconerv.md).
+
+`presets`: the paper's and CPU model configurations; `data`: the video corpus, its clip cache
+and the training / validation samples; `train`: pre-training and fine-tuning (with the
+temporal-coherence loss), single process or under torchrun. Names are imported lazily.
+"""
+
+from __future__ import annotations
+
+from inrcodec.lazy import lazy_getattr
+
+_LAZY = {
+    "PRESETS": "presets",
+    "Preset": "presets",
+    "preset": "presets",
+}
+
+__all__ = sorted(_LAZY)
+
+
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -1,0 +1,596 @@
+"""Training the hypernetwork: pre-training, then fine-tuning with or without temporal coherence.
+
+TeCoNeRV Sec. 3-4 and Appendix D.2, with the reference code's details:
+
+- loss: MSE between a clip and its HypoNeRV reconstruction (eq. 1);
+- Adam, learning rate 1e-4, multiplied by 0.1 from 90 % and again from 98 % of the epochs
+  (the reference code's "step" schedule); fine-tuning starts a fresh optimiser from the
+  pre-trained weights (``init``);
+- fine-tuning with the temporal-coherence loss (eq. 2-4) draws pairs of consecutive clips at
+  the same tubelet position; the reconstruction loss is taken on the first clip, and
+  ``L_temp`` is, per HypoNeRV layer, the mean absolute difference between the two clips'
+  parameters, summed over layers (the reference code's ``nn.L1Loss`` per layer, so that
+  lambda_temp = 0.1 means what the paper means). Targets (Table 12): "mod" the modulated
+  weights with the (shared) biases in the mean, as the reference; "uniq" the unique
+  parameters; "both" half the sum of the two.
+- an epoch draws ``clips_per_video`` clips of every training video (the paper: 1; a small
+  corpus wants more), see `data.ClipSamples`.
+
+Multi-process: under ``torchrun`` (a process group initialised by `init_distributed`) the model
+is wrapped in DistributedDataParallel (NCCL on GPUs, gloo on CPU), each step's global batch is
+split evenly across the ranks, and only rank 0 validates and writes files. At the end every
+rank's weight digest is gathered and rank 0 checks they agree (recorded in the final state).
+
+Files, in ``run_dir``: ``checkpoint.safetensors`` (+ ``state.json``), the resumable training
+state (`inrcodec.codecs.checkpoints`); ``model.safetensors`` + ``model.json``, the trained
+network alone (weights and the small JSON configuration the codec loads, `save_model` /
+`load_model`); ``history.json``, the validation curve. The sample order is a pure function of
+(seed, epoch) and the RNG states are checkpointed, so a resumed run repeats the uninterrupted
+one step for step (same machine and thread count).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
+from torch import nn
+
+from inrcodec.atomic import atomic_file, write_atomic
+from inrcodec.errors import InrcodecError
+from inrcodec.nets.hypernet import HypernetConfig, Hypernetwork
+
+from ..checkpoints import (
+    CHECKPOINT_NAME,
+    load_optimizer,
+    load_weights,
+    read_checkpoint,
+    save_checkpoint,
+    state_tensors,
+)
+from .data import ClipSamples, validation_tubelets
+from .presets import Preset
+
+__all__ = [
+    "MODEL_NAME",
+    "TEMPORAL_TARGETS",
+    "TeCoNeRVTrainError",
+    "TrainConfig",
+    "TrainResult",
+    "init_distributed",
+    "load_model",
+    "save_model",
+    "temporal_loss",
+    "train",
+    "validate",
+]
+
+MODEL_NAME = "model.safetensors"
+_FORMAT = "inrcodec.teconerv.train/1"
+_MODEL_FORMAT = "inrcodec.teconerv.model/1"
+TEMPORAL_TARGETS = ("mod", "uniq", "both")
+
+
+class TeCoNeRVTrainError(InrcodecError):
+    """A training request that cannot run: bad options, a mismatched checkpoint or model."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 150
+    clips_per_video: int = 1
+    batch: int = 32  # global: split across ranks
+    lr: float = 1e-4
+    lr_milestones: tuple[float, ...] = (0.9, 0.98)  # fractions of the epochs; x0.1 at each
+    temporal_lambda: float = 0.0  # 0.1 for TeCoNeRV's fine-tuning
+    temporal_target: str = "mod"
+    seed: int = 0
+    validate_every: int = 0  # steps; 0: at the end of every epoch
+    checkpoint_every: int = 0  # steps; 0: at the end of every epoch
+    val_clips: int | None = 4  # clips per validation video (None: all)
+    log_every: int = 10
+    workers: int = 0  # DataLoader processes per rank
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.clips_per_video < 1 or self.batch < 1 or self.lr <= 0:
+            raise TeCoNeRVTrainError("epochs, clips_per_video, batch and lr must be positive")
+        if self.temporal_lambda < 0:
+            raise TeCoNeRVTrainError("temporal_lambda must be >= 0")
+        if self.temporal_target not in TEMPORAL_TARGETS:
+            raise TeCoNeRVTrainError(
+                f"temporal_target must be one of {TEMPORAL_TARGETS}, got {self.temporal_target!r}"
+            )
+
+    @property
+    def pairs(self) -> bool:
+        return self.temporal_lambda > 0
+
+    def lr_at(self, epoch: int) -> float:
+        """The reference's step decay: epochs are counted from 1 there."""
+        passed = sum(epoch + 1 >= m * self.epochs for m in self.lr_milestones)
+        return self.lr * 0.1**passed
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> TrainConfig:
+        data = dict(data)
+        data["lr_milestones"] = tuple(data["lr_milestones"])
+        return cls(**data)
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    seconds: float
+    losses: list[tuple[int, float]]  # (step, mean training loss of the window ending there)
+    history: list[dict]  # validation points
+    rank_digests: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- objective
+
+
+def temporal_loss(
+    net: Hypernetwork,
+    unique: tuple[list, list],
+    weights: tuple[list, list],
+    target: str,
+) -> torch.Tensor:
+    """``L_temp`` (eq. 4) between two clips: per layer the mean absolute difference, summed
+    over the layers (see the module notes for the three targets)."""
+
+    def modulated() -> torch.Tensor:
+        total = weights[0][0].new_zeros(())
+        for w1, w2, bias in zip(*weights, net.hypo.biases, strict=True):
+            # the mean over weights and the shared (equal) biases, as the reference's L1Loss
+            count = w1.shape[0] * (w1.shape[1] + 1) * bias.numel()
+            total = total + (w1 - w2).abs().sum() / count
+        return total
+
+    def pre_modulation() -> torch.Tensor:
+        terms = [(u1 - u2).abs().mean() for u1, u2 in zip(*unique, strict=True) if u1 is not None]
+        return torch.stack(terms).sum()
+
+    if target == "mod":
+        return modulated()
+    if target == "uniq":
+        return pre_modulation()
+    return (modulated() + pre_modulation()) / 2
+
+
+class _Objective(nn.Module):
+    """One training step's forward pass (what DistributedDataParallel wraps): the MSE of the
+    first clip of each sample, and ``L_temp`` when samples are pairs."""
+
+    def __init__(self, net: Hypernetwork, target: str):
+        super().__init__()
+        self.net, self.target = net, target
+
+    def forward(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, clips = batch.shape[:2]
+        first = batch[:, 0]
+        if clips == 1:
+            recon, _, _ = self.net(first)
+            return ((recon - first) ** 2).mean(), recon.new_zeros(())
+        both = self.net.unique(batch.transpose(0, 1).flatten(0, 1))  # clip 1s, then clip 2s
+        unique = (
+            [u if u is None else u[:b] for u in both],
+            [u if u is None else u[b:] for u in both],
+        )
+        weights = tuple(self.net.hypo.clip_weights(u) for u in unique)
+        recon = self.net.hypo(weights[0])
+        mse = ((recon - first) ** 2).mean()
+        return mse, temporal_loss(self.net, unique, weights, self.target)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+@torch.no_grad()
+def validate(
+    net: Hypernetwork,
+    videos: dict[str, np.ndarray],
+    max_clips: int | None = 4,
+    batch: int = 16,
+) -> dict:
+    """PSNR (mean over frames of the per-frame PSNR on the tubelet grid) of each held-out
+    video, for the hypernetwork and for the trivial reference: the HypoNeRV with the shared
+    base parameters only (no unique parameters), the same output for every clip."""
+    cfg = net.config.hypo
+    device = net.hypo.weights[0].device
+    was_training = net.training
+    net.eval()
+    base = net.hypo(net.hypo.clip_weights([None] * cfg.depth))[0]
+    per_video = {}
+    for name, frames in videos.items():
+        clips, where = validation_tubelets(frames, (cfg.height, cfg.width), cfg.frames, max_clips)
+        err = {}
+        for i in range(0, len(clips), batch):
+            part = clips[i : i + batch].to(device)
+            recon, _, _ = net(part)
+            mse = ((recon - part) ** 2).mean(dim=(2, 3, 4))
+            ref = ((base - part) ** 2).mean(dim=(2, 3, 4))
+            for (start, _, _), m, r in zip(where[i : i + batch], mse, ref, strict=True):
+                e = err.setdefault(start, [0.0, 0.0, 0])
+                e[0], e[1], e[2] = e[0] + m.double().cpu(), e[1] + r.double().cpu(), e[2] + 1
+        frame_mse = torch.cat([e[0] / e[2] for e in err.values()])
+        frame_ref = torch.cat([e[1] / e[2] for e in err.values()])
+        per_video[name] = {
+            "psnr": float((-10 * torch.log10(frame_mse.clamp_min(1e-10))).mean()),
+            "psnr_base_only": float((-10 * torch.log10(frame_ref.clamp_min(1e-10))).mean()),
+        }
+    net.train(was_training)
+    mean = {
+        k: float(np.mean([v[k] for v in per_video.values()])) for k in ("psnr", "psnr_base_only")
+    }
+    return {**mean, "videos": per_video}
+
+
+# ----------------------------------------------------------------------------- model files
+
+
+def save_model(
+    net: Hypernetwork, path: str | os.PathLike, preset: Preset, *, dtype=None, info=None
+):
+    """The network alone: ``model.safetensors`` holding its weights (cast to `dtype` if given,
+    e.g. float16 for small committed checkpoints) and a JSON configuration in the file's
+    metadata and, readable, next to it (``<name>.json``)."""
+    path = Path(path)
+    config = {
+        "format": _MODEL_FORMAT,
+        "preset": preset.name,
+        "net": preset.net.to_json(),
+        "train_size": list(preset.train_size),
+        "full_frame": preset.full_frame,
+        "info": info or {},
+    }
+    tensors = {
+        k: (v.detach().to("cpu", dtype=dtype or v.dtype)).contiguous()
+        for k, v in net.state_dict().items()
+    }
+    text = json.dumps(config, sort_keys=True)
+    write_atomic(path, save(tensors, metadata={"inrcodec.model": text}))
+    with atomic_file(path.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def load_model(path: str | os.PathLike) -> tuple[Hypernetwork, dict]:
+    """A network written by `save_model` (float32, eval mode) and its configuration. Only the
+    safetensors file is read (weights, and the configuration from its metadata)."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            config = json.loads((f.metadata() or {})["inrcodec.model"])
+            tensors = {k: f.get_tensor(k).float() for k in f.keys()}
+    except (SafetensorError, OSError, KeyError, ValueError) as exc:
+        raise TeCoNeRVTrainError(f"{path}: not a TeCoNeRV model file ({exc})") from exc
+    if config.get("format") != _MODEL_FORMAT:
+        raise TeCoNeRVTrainError(f"{path}: unknown model format {config.get('format')!r}")
+    net = Hypernetwork(HypernetConfig.from_json(config["net"]))
+    load_weights(net, {f"model.{k}": v for k, v in tensors.items()})
+    return net.eval(), config
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join the process group torchrun describes (``WORLD_SIZE`` > 1): NCCL when CUDA is
+    available, else gloo. Returns (rank, world size); (0, 1) outside torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _digest(net: nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def train(
+    preset: Preset,
+    net: Hypernetwork,
+    videos: Sequence[np.ndarray],
+    config: TrainConfig,
+    *,
+    run_dir: str | os.PathLike,
+    val_videos: dict[str, np.ndarray] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    callback: Callable[[int, int], None] | None = None,
+    stop_at: int | None = None,
+) -> TrainResult:
+    """Train `net` (built from ``preset.net``, holding its initial or pre-trained weights) on
+    the training `videos` (uint8 ``(T, H, W, 3)`` at ``preset.train_size``, `data.ClipCache`).
+
+    ``resume=True`` continues from ``run_dir``'s checkpoint (configuration must match); a
+    finished run returns its result at once. `callback(step, total)` runs before each step.
+    ``stop_at``: leave after that step with a checkpoint (a time-boxed job; ``resume=True``
+    continues it exactly), the result then has fewer steps than the schedule.
+    """
+    if net.config != preset.net:
+        raise TeCoNeRVTrainError("the network was not built from this preset")
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    if config.batch % world:
+        raise TeCoNeRVTrainError(f"batch {config.batch} does not split over {world} processes")
+    local = config.batch // world
+    device = torch.device(config.device)
+    hypo = preset.net.hypo
+    samples = ClipSamples(
+        videos,
+        (hypo.height, hypo.width),
+        hypo.frames,
+        config.clips_per_video,
+        pairs=config.pairs,
+        seed=config.seed,
+    )
+    per_epoch = len(videos) * config.clips_per_video // config.batch
+    if per_epoch < 1:
+        raise TeCoNeRVTrainError(
+            f"an epoch of {len(videos)} videos x {config.clips_per_video} clips is smaller than "
+            f"the batch of {config.batch}; raise clips_per_video"
+        )
+    total = config.epochs * per_epoch
+    validate_every = config.validate_every or per_epoch
+    checkpoint_every = config.checkpoint_every or per_epoch
+
+    run_dir = Path(run_dir)
+    ckpt = run_dir / CHECKPOINT_NAME
+    net.to(device).train()
+    objective = _Objective(net, config.temporal_target)
+    model = objective
+    if world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        model = nn.parallel.DistributedDataParallel(objective, device_ids=ids)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr_at(0))
+
+    start, seconds, history, losses = 0, 0.0, [], []
+    torch.manual_seed(config.seed)  # the same on every rank (nothing random is drawn yet)
+    if resume and ckpt.exists():
+        tensors, state = read_checkpoint(ckpt, _FORMAT)
+        saved = TrainConfig.from_json(state["config"])
+        free = {"device": config.device, "workers": config.workers, "log_every": config.log_every}
+        if replace(saved, **free) != config or HypernetConfig.from_json(state["net"]) != preset.net:
+            raise TeCoNeRVTrainError(
+                f"{ckpt}: cannot resume, the configuration differs (only the device, workers "
+                "and log_every may change)"
+            )
+        load_weights(net, tensors)
+        history = state["history"]
+        if state["finished"]:
+            net.eval()
+            return TrainResult(state["step"], state["seconds"], [], history, state["digests"])
+        load_optimizer(net, optimizer, tensors)
+        torch.set_rng_state(tensors["rng.cpu"])
+        start, seconds = state["step"], state["seconds"]
+
+    t0 = time.perf_counter()
+
+    def write(step: int, finished: bool, digests=()) -> None:
+        if rank != 0:
+            return
+        state = {
+            "format": _FORMAT,
+            "preset": preset.name,
+            "net": preset.net.to_json(),
+            "config": config.to_json(),
+            "step": step,
+            "total_steps": total,
+            "epoch": step / per_epoch,
+            "world_size": world,
+            "finished": finished,
+            "seconds": seconds + time.perf_counter() - t0,
+            "history": history,
+            "digests": list(digests),
+        }
+        save_checkpoint(ckpt, state_tensors(net, optimizer), state)
+        info = {"steps": step, "epochs": step / per_epoch, "history": history[-1:]}
+        save_model(net, run_dir / MODEL_NAME, preset, info=info)
+        with atomic_file(run_dir / "history.json") as tmp:
+            tmp.write_text(json.dumps(history, indent=1) + "\n")
+
+    def run_validation(step: int, train_loss: float | None) -> None:
+        if rank != 0 or not val_videos:
+            return
+        result = validate(net, val_videos, config.val_clips, batch=local)
+        history.append(
+            {"step": step, "epoch": step / per_epoch, "train_loss": train_loss, **result}
+        )
+        if bar is not None:
+            bar.write(
+                f"step {step} (epoch {step / per_epoch:.1f}): validation PSNR "
+                f"{result['psnr']:.2f} dB (base only {result['psnr_base_only']:.2f} dB)"
+            )
+
+    bar = None
+    if progress and rank == 0:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=total, initial=start, desc="train teconerv", unit="step", dynamic_ncols=True
+        )
+    if rank == 0 and start == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not history:
+            run_validation(0, None)
+    window, window_n, loader, epoch = torch.zeros((), device=device), 0, None, -1
+    try:
+        for step in range(start, total):
+            if callback is not None:
+                callback(step, total)
+            if step // per_epoch != epoch:
+                epoch = step // per_epoch
+                samples.set_epoch(epoch)
+                first = step - epoch * per_epoch
+                batches = [
+                    list(
+                        range(
+                            s * config.batch + rank * local, s * config.batch + (rank + 1) * local
+                        )
+                    )
+                    for s in range(first, per_epoch)
+                ]
+                loader = iter(
+                    torch.utils.data.DataLoader(
+                        samples, batch_sampler=batches, num_workers=config.workers
+                    )
+                )
+                for group in optimizer.param_groups:
+                    group["lr"] = config.lr_at(epoch)
+            batch = next(loader).to(device, non_blocking=True)
+            mse, temporal = model(batch)
+            loss = mse + config.temporal_lambda * temporal
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            window += loss.detach()
+            window_n += 1
+            done = step + 1
+            last = None
+            if done % config.log_every == 0 or done == total:
+                last = (window / window_n).item()
+                losses.append((done, last))
+                if bar is not None:
+                    bar.set_postfix(
+                        loss=f"{last:.5f}", psnr=f"{-10 * math.log10(max(mse.item(), 1e-10)):.2f}"
+                    )
+                    bar.update(done - bar.n)
+                window.zero_()
+                window_n = 0
+            if done % validate_every == 0 or done == total:
+                run_validation(done, last if last is not None else loss.item())
+            if done == stop_at and done < total:
+                write(done, False)
+                break
+            if done % checkpoint_every == 0 and done < total:
+                write(done, False)
+    finally:
+        if bar is not None:
+            bar.close()
+    if stop_at is not None and stop_at < total:
+        return TrainResult(stop_at, seconds + time.perf_counter() - t0, losses, history)
+
+    digests = [_digest(net)]
+    if world > 1:
+        gathered = [None] * world
+        dist.all_gather_object(gathered, digests[0])
+        digests = gathered
+        if len(set(digests)) != 1:
+            raise TeCoNeRVTrainError(f"the processes ended with different weights: {digests}")
+    seconds += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    write(total, True, digests)
+    net.eval()
+    return TrainResult(total, seconds, losses, history, digests)
+
+
+# ----------------------------------------------------------------------------- a whole job
+
+
+def train_corpus(
+    *,
+    data: str | os.PathLike,
+    preset_name: str,
+    out: str | os.PathLike,
+    val: str | os.PathLike | None = None,
+    init: str | os.PathLike | None = None,
+    cache: str | os.PathLike | None = None,
+    max_frames: int | None = None,
+    decode_workers: int = 2,
+    threads: int | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    export: str | os.PathLike | None = None,
+    stop_at: int | None = None,
+    device: str = "auto",
+    batch: int | None = None,
+    **options,
+) -> TrainResult | None:
+    """`inrcodec train teconerv`: find the videos, fill the frame cache, build (or load with
+    `init`) the network and `train` it; under torchrun, one call per process. `export`: a
+    float16 copy of the trained model (with its validation history). Returns the result on
+    rank 0, None elsewhere."""
+    from .data import ClipCache, find_videos
+    from .presets import preset as get_preset
+
+    rank, world = init_distributed()
+    if threads:
+        torch.set_num_threads(threads)
+    p = get_preset(preset_name)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and world > 1:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    config = TrainConfig(batch=batch or p.batch, device=device, **options)
+    out = Path(out)
+    frames_cache = ClipCache(
+        Path(cache) if cache else out.parent / "cache", p.train_size, max_frames
+    )
+    train_paths = find_videos(data)
+    val_paths = find_videos(val) if val is not None else []
+    overlap = {x.resolve() for x in train_paths} & {x.resolve() for x in val_paths}
+    if overlap:
+        raise TeCoNeRVTrainError(
+            f"validation videos are also training videos: {sorted(overlap)[:3]}"
+        )
+    if rank == 0:  # fill the cache once, then every rank maps it
+        frames_cache.prepare(train_paths + val_paths, decode_workers, progress)
+    if world > 1:
+        dist.barrier()
+    videos = frames_cache.prepare(train_paths, progress=False)
+    val_videos = dict(
+        zip(
+            (str(v) for v in val_paths),
+            frames_cache.prepare(val_paths, progress=False),
+            strict=True,
+        )
+    )
+    torch.manual_seed(config.seed)
+    if init is not None:
+        net, saved = load_model(init)
+        if net.config != p.net:
+            raise TeCoNeRVTrainError(f"{init} holds a {saved['preset']} model, not {p.name}")
+    else:
+        net = Hypernetwork(p.net)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    result = train(
+        p,
+        net,
+        videos,
+        config,
+        run_dir=out,
+        val_videos=val_videos,
+        resume=resume,
+        progress=progress,
+        stop_at=stop_at,
+    )
+    if rank != 0:
+        return None
+    if export is not None:
+        info = {"run": str(out), "steps": result.steps, "history": result.history}
+        save_model(net, export, p, dtype=torch.float16, info=info)
+    return result
