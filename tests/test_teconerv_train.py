@@ -179,6 +179,9 @@ def test_resume_reproduces_the_uninterrupted_run(frames, tmp_path, temporal_lamb
     early = train(TINY, net_from(0), videos, config, run_dir=tmp_path / "boxed", progress=False,
                   stop_at=3)  # fmt: skip
     assert early.steps == 3 and early.losses == whole.losses[:3]
+    again = train(TINY, net_from(5), videos, config, run_dir=tmp_path / "boxed", resume=True,
+                  progress=False, stop_at=3)  # fmt: skip
+    assert again.steps == 3 and again.losses == []  # already there: nothing to do
     rest = train(TINY, net_from(5), videos, config, run_dir=tmp_path / "boxed", resume=True,
                  progress=False)  # fmt: skip
     assert rest.losses == whole.losses[3:] and rest.rank_digests == whole.rank_digests

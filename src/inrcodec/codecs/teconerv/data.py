@@ -85,7 +85,8 @@ def resize_and_crop(rgb: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def _decode(path: Path, size: tuple[int, int], max_frames: int | None) -> np.ndarray:
-    video = read_video(path, frames=max_frames)
+    video = read_video(path)  # y4m / yuv / PNG are read lazily; containers decode in full
+    video = video[: max_frames or video.num_frames]
     out = np.empty((video.num_frames, *size, 3), np.uint8)
     for start in range(0, video.num_frames, _CONVERT_CHUNK):
         part = slice(start, min(start + _CONVERT_CHUNK, video.num_frames))

@@ -386,6 +386,8 @@ def train(
         load_optimizer(net, optimizer, tensors)
         torch.set_rng_state(tensors["rng.cpu"])
         start, seconds = state["step"], state["seconds"]
+        if stop_at is not None and start >= stop_at:
+            return TrainResult(start, seconds, [], history)
 
     t0 = time.perf_counter()
 
