@@ -45,8 +45,8 @@ corpus: $(STAMP)
 RUNS  := build/teconerv/runs
 TRAIN := $(VENV)/bin/inrcodec train teconerv --data $(CORPUS)/train --val $(CORPUS)/val \
 	--clips-per-video 16 --lr 5e-4 --threads 1 --validate-every 100 --val-clips 8
-PATCH_PRETRAIN_STOP ?= 1000
-NERV_PRETRAIN_STOP ?= 1000
+PATCH_PRETRAIN_STOP ?= 600
+NERV_PRETRAIN_STOP ?= 720
 teconerv-models: corpus
 	$(TRAIN) --preset teconerv-cpu --epochs 180 --stop-at $(PATCH_PRETRAIN_STOP) \
 	    --out $(RUNS)/teconerv-cpu-pretrain --resume

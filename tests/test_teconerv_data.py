@@ -352,3 +352,17 @@ def test_validation_tubelets_need_a_complete_clip():
         validation_tubelets(frames, (16, 16), 8)
     (exact,) = _videos((8,), 32, 32)
     assert validation_tubelets(exact, (16, 16), 8)[0].shape == (4, 8, 3, 16, 16)
+
+
+def test_camera_motion_is_a_smooth_deterministic_move_over_the_still():
+    from inrcodec.codecs.teconerv.corpus import camera_motion
+
+    y, x = np.mgrid[0:240, 0:320]
+    still = np.stack([x % 256, y % 256, (x * y) % 256], axis=-1).astype(np.uint8)
+    video = camera_motion(still, 12, (48, 64), seed=3)
+    assert video.shape == (12, 48, 64, 3) and video.dtype == np.uint8
+    assert np.array_equal(video, camera_motion(still, 12, (48, 64), seed=3))
+    assert not np.array_equal(video, camera_motion(still, 12, (48, 64), seed=4))
+    step = [np.abs(video[i + 1].astype(int) - video[i]).mean() for i in range(11)]
+    whole = np.abs(video[-1].astype(int) - video[0]).mean()
+    assert whole > 1 and max(step) < whole  # it moves, and gradually
