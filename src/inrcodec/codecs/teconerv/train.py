@@ -218,17 +218,17 @@ def validate(
     per_video = {}
     for name, frames in videos.items():
         clips, where = validation_tubelets(frames, (cfg.height, cfg.width), cfg.frames, max_clips)
-        err = {}
-        for i in range(0, len(clips), batch):
-            part = clips[i : i + batch].to(device)
-            recon, _, _ = net(part)
-            mse = ((recon - part) ** 2).mean(dim=(2, 3, 4))
-            ref = ((base - part) ** 2).mean(dim=(2, 3, 4))
-            for (start, _, _), m, r in zip(where[i : i + batch], mse, ref, strict=True):
-                e = err.setdefault(start, [0.0, 0.0, 0])
-                e[0], e[1], e[2] = e[0] + m.double().cpu(), e[1] + r.double().cpu(), e[2] + 1
-        frame_mse = torch.cat([e[0] / e[2] for e in err.values()])
-        frame_ref = torch.cat([e[1] / e[2] for e in err.values()])
+        mse, ref = [], []
+        for part in clips.split(batch):
+            part = part.to(device)
+            mse.append(((net(part)[0] - part) ** 2).mean(dim=(2, 3, 4)).double().cpu())
+            ref.append(((base - part) ** 2).mean(dim=(2, 3, 4)).double().cpu())
+        # `where` runs clip by clip over the same grid: a frame's MSE is the mean over its
+        # clip's tubelets (all of one area)
+        clips_n = len({start for start, _, _ in where})
+        frame_mse, frame_ref = (
+            torch.cat(x).view(clips_n, -1, cfg.frames).mean(1) for x in (mse, ref)
+        )
         per_video[name] = {
             "psnr": float((-10 * torch.log10(frame_mse.clamp_min(1e-10))).mean()),
             "psnr_base_only": float((-10 * torch.log10(frame_ref.clamp_min(1e-10))).mean()),
