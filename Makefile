@@ -58,6 +58,15 @@ teconerv-models: corpus
 	    --temporal-lambda 0.1 --out $(RUNS)/teconerv-cpu --export models/teconerv/teconerv-cpu.safetensors
 	$(TRAIN) --preset nerv-enc-cpu --epochs 10 --init $(RUNS)/nerv-enc-cpu-pretrain/model.safetensors \
 	    --out $(RUNS)/nerv-enc-cpu --export models/teconerv/nerv-enc-cpu.safetensors
+	# the smaller model size of the codec's Pareto fronts (docs/teconerv-codec.md)
+	$(TRAIN) --preset teconerv-cpu-small --epochs 180 --stop-at $(PATCH_PRETRAIN_STOP) \
+	    --out $(RUNS)/teconerv-cpu-small-pretrain --resume
+	$(TRAIN) --preset teconerv-cpu-small --epochs 40 \
+	    --init $(RUNS)/teconerv-cpu-small-pretrain/model.safetensors --out $(RUNS)/patch-tubelet-cpu-small \
+	    --export models/teconerv/patch-tubelet-cpu-small.safetensors
+	$(TRAIN) --preset teconerv-cpu-small --epochs 40 --temporal-lambda 0.1 \
+	    --init $(RUNS)/teconerv-cpu-small-pretrain/model.safetensors --out $(RUNS)/teconerv-cpu-small \
+	    --export models/teconerv/teconerv-cpu-small.safetensors
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -90,17 +90,21 @@ def add_codec_commands(commands) -> None:
         "encode",
         help="compress a video into an inrcodec bitstream (.inrc)",
         description="Fit a neural representation to the video and write its compressed "
-        "parameters: NVRC (docs/nvrc.md) or HiNeRV (docs/hinerv-codec.md). Prints size, bpp, "
-        "quality and time.",
+        "parameters: NVRC (docs/nvrc.md) or HiNeRV (docs/hinerv-codec.md); or predict them "
+        "with a trained TeCoNeRV hypernetwork, one pass per clip (docs/teconerv-codec.md). "
+        "Prints size, bpp, quality and time.",
     )
     encode.add_argument("input", type=Path)
     encode.add_argument("-o", "--output", type=Path, required=True, help="bitstream (.inrc)")
-    encode.add_argument("--codec", choices=("nvrc", "hinerv"), default="nvrc", help="(nvrc)")
+    encode.add_argument(
+        "--codec", choices=("nvrc", "hinerv", "teconerv"), default="nvrc", help="(nvrc)"
+    )
     encode.add_argument("--preset", help="network preset (nvrc-cpu, hinerv-cpu)")
     nvrc = encode.add_argument_group("nvrc", "rate control of NVRC")
     add_rate_options(nvrc, default_point=DEFAULT_RATE_POINT)
-    hinerv = encode.add_argument_group("hinerv", "rate control of HiNeRV")
-    hinerv.add_argument("--bits", type=int, default=6, help="quantisation bits, 2-16 (6)")
+    bits = encode.add_argument_group("hinerv, teconerv", "rate control of HiNeRV and TeCoNeRV")
+    bits.add_argument("--bits", type=int, help="quantisation bits, 2-16 (hinerv 6, teconerv 4)")
+    add_teconerv_options(encode)
     add_training_options(encode)
     add_input_options(encode)
     encode.set_defaults(run=run_encode)
@@ -131,6 +135,9 @@ def add_codec_commands(commands) -> None:
         "-o", "--output", type=Path, required=True, help="video file (.y4m, .yuv, PNG folder)"
     )
     decode.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    decode.add_argument(
+        "--model", type=Path, help="TeCoNeRV model (default: the committed one the file names)"
+    )
     decode.set_defaults(run=run_decode)
 
 
@@ -191,6 +198,28 @@ def add_bench_commands(commands) -> None:
 
 #: The rate point `encode --codec nvrc` uses without --lambda or --rate-point (`make demo`).
 DEFAULT_RATE_POINT = "cpu2"
+
+
+def add_teconerv_options(encode) -> None:
+    from inrcodec.codecs.teconerv.bitstream import RESIDUALS
+    from inrcodec.codecs.teconerv.tiling import FUSIONS
+
+    group = encode.add_argument_group("teconerv", "TeCoNeRV (docs/teconerv-codec.md)")
+    group.add_argument(
+        "--model", type=Path, help="model file (models/teconerv/teconerv-cpu.safetensors)"
+    )
+    group.add_argument(
+        "--residual", choices=RESIDUALS, default="previous", help="residuals between clips"
+    )
+    group.add_argument(
+        "--keyframe-interval", type=int, default=0, help="full parameters every N clips (0)"
+    )
+    group.add_argument("--overlap", default="0", help="tubelet overlap: N or H,W pixels (0)")
+    group.add_argument("--fusion", choices=FUSIONS, default="crop", help="overlap fusion (crop)")
+    group.add_argument(
+        "--resize", type=parse_size, metavar="WxH", help="resize and centre-crop to WxH first"
+    )
+    group.add_argument("--batch", type=int, default=16, help="tubelets per forward pass (16)")
 
 
 def add_teconerv_training(train) -> None:
@@ -407,6 +436,8 @@ def describe_bitstream(path: Path) -> dict:
         "bpp": bpp(size, header.frame_count, header.height, header.width),
         "sections": ", ".join(f"{tag}: {len(data)} B" for tag, data in container.sections),
     }
+    if container.codec == CodecId.TECONERV:
+        description.update(describe_teconerv(path.read_bytes(), pixels))
     if container.codec == CodecId.NVRC:  # the rate split by group (NVRC Fig. 4)
         from inrcodec.codecs.nvrc.bitstream import section_bytes
 
@@ -415,6 +446,28 @@ def describe_bitstream(path: Path) -> dict:
             part: f"{n} B, {8 * n / pixels:.5f} bpp" for part, n in parts.items()
         }
     return description
+
+
+def describe_teconerv(data: bytes, pixels: int) -> dict:
+    """The setup (model, tubelets, rate controls) and the bytes by part of a TeCoNeRV file."""
+    from inrcodec.codecs.teconerv.bitstream import rate_split, read_stream
+
+    header, setup = read_stream(data)  # the whole file must parse
+    split = rate_split(data)
+    tiling = setup.tiling(header)
+    return {
+        "model": f"{setup.model_name} (hash {setup.model_hash.hex()})",
+        "tubelets": f"{setup.tube[1]}x{setup.tube[0]}x{setup.clip_frames}, "
+        f"{len(tiling.cols)}x{len(tiling.rows)} per clip, overlap "
+        f"{setup.overlap[1]}x{setup.overlap[0]} ({setup.fusion})",
+        "bits": setup.bits,
+        "residual": setup.residual,
+        "keyframe_interval": setup.keyframe_interval,
+        "rate_split": {
+            part: f"{n} B, {8 * n / pixels:.5f} bpp" for part, n in split["bytes"].items()
+        },
+        "entropy_models": split["entropy_models"],
+    }
 
 
 def run_metrics(args: argparse.Namespace) -> int:
@@ -477,12 +530,17 @@ def run_encode(args: argparse.Namespace) -> int:
         preset, lam = nvrc_rate(args, DEFAULT_RATE_POINT)
         options.update(preset=preset, lam=lam, ablation=args.ablation)
         setting = f"lambda {lam:g}, ablation {args.ablation}"
+    elif args.codec == "hinerv":
+        bits = 6 if args.bits is None else args.bits
+        options.update(preset=args.preset or "hinerv-cpu", bits=bits)
+        setting = f"{bits} bits"
     else:
-        options.update(preset=args.preset or "hinerv-cpu", bits=args.bits)
-        setting = f"{args.bits} bits"
+        options, setting = teconerv_options(args)
     result = encode(video, args.codec, **options)
     write_atomic(args.output, result.bitstream)
     size = args.output.stat().st_size
+    if args.codec == "teconerv":
+        video = result.source  # what was coded: the input, or its resized copy
     print(f"wrote {args.output}: {size} bytes, {8 * size / pixels(video):.4f} bpp")
     print(f"  {video.describe()}")
     print(f"  {args.codec} {result.preset}, {setting}")
@@ -492,6 +550,43 @@ def run_encode(args: argparse.Namespace) -> int:
     check = result.decode_seconds
     print(f"  encode     {result.encode_seconds:9.1f} s (decoder self-check {check:.1f} s)")
     return 0
+
+
+def teconerv_options(args: argparse.Namespace) -> tuple[dict, str]:
+    from inrcodec.codecs.teconerv.codec import DEFAULT_BITS, parse_overlap
+
+    if args.preset or args.steps is not None or args.run_dir or args.resume:
+        raise UserError("teconerv trains nothing: --preset, --steps, --run-dir do not apply")
+    bits = DEFAULT_BITS if args.bits is None else args.bits
+    overlap = parse_overlap(args.overlap)
+    resize = None if args.resize is None else args.resize[::-1]  # WxH -> (height, width)
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    options = dict(
+        model=args.model,
+        bits=bits,
+        residual=args.residual,
+        keyframe_interval=args.keyframe_interval,
+        overlap=overlap,
+        fusion=args.fusion,
+        resize=resize,
+        batch=args.batch,
+        device=device,
+        progress=not args.no_progress,
+    )
+    keyframes = (
+        f"a keyframe every {args.keyframe_interval} clips"
+        if args.keyframe_interval
+        else ("the first clip a keyframe")
+    )
+    setting = (
+        f"{bits} bits, residuals {args.residual}, {keyframes}, "
+        f"overlap {overlap[0]},{overlap[1]} ({args.fusion})"
+    )
+    return options, setting
 
 
 def pixels(video) -> int:
@@ -611,7 +706,7 @@ def run_decode(args: argparse.Namespace) -> int:
 
     data = args.input.read_bytes()
     started = time.perf_counter()
-    video = decode(data, device=args.device)
+    video = decode(data, device=args.device, model=args.model)
     seconds = time.perf_counter() - started
     write_video(video, args.output)
     print(f"wrote {args.output}: {video.describe()}")

@@ -41,6 +41,24 @@ class Coded:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+class CodedResult:
+    """What every neural codec's encode result derives from its ``bitstream`` (the file's
+    bytes) and ``reconstruction`` (the decoder's `Video`)."""
+
+    bitstream: bytes
+    reconstruction: Video
+
+    @property
+    def num_bytes(self) -> int:
+        return len(self.bitstream)
+
+    @property
+    def bpp(self) -> float:
+        """Bits per pixel of the file: 8 x bytes / (frames x width x height)."""
+        video = self.reconstruction
+        return 8 * self.num_bytes / (video.num_frames * video.width * video.height)
+
+
 class Codec(ABC):
     """A video codec that the harness can run at a list of rate points.
 
@@ -118,6 +136,7 @@ CODECS: dict[str, str] = {
     # Neural codecs (inrcodec.codecs.<name>).
     "hinerv": "inrcodec.codecs.hinerv.codec:HiNeRVCodec",
     "nvrc": "inrcodec.codecs.nvrc.codec:NVRCCodec",
+    "teconerv": "inrcodec.codecs.teconerv.codec:TeCoNeRVCodec",
 }
 
 

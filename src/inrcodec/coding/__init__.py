@@ -20,6 +20,7 @@ from .entropy import (
 )
 from .errors import BitstreamError
 from .rate import histogram_information_content, information_content
+from .smallest import ENTROPY_MODELS, decode_smallest, encode_smallest, smallest_model
 from .tables import (
     TABLE_VERSION,
     mean_indices,
@@ -29,6 +30,7 @@ from .tables import (
 )
 
 __all__ = [
+    "ENTROPY_MODELS",
     "FORMAT_VERSION",
     "MAGIC",
     "QuantizedDecoder",
@@ -39,8 +41,10 @@ __all__ = [
     "VideoHeader",
     "decode_histogram",
     "decode_quantized",
+    "decode_smallest",
     "encode_histogram",
     "encode_quantized",
+    "encode_smallest",
     "histogram_information_content",
     "information_content",
     "mean_indices",
@@ -48,4 +52,5 @@ __all__ = [
     "read_container",
     "scale_indices",
     "scales_from_indices",
+    "smallest_model",
 ]

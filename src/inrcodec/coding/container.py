@@ -176,6 +176,17 @@ class Container:
         return b"".join(parts)
 
     @classmethod
+    def of_codec(cls, data: bytes, codec: CodecId, tags: tuple[int, ...], name: str) -> Container:
+        """`from_bytes`, then require ``codec`` and exactly the sections ``tags`` in order
+        (``name`` is the codec's name in the errors)."""
+        container = cls.from_bytes(data)
+        if container.codec != codec:
+            raise BitstreamError(f"not a {name} bitstream (codec {container.codec.name.lower()})")
+        if tuple(tag for tag, _ in container.sections) != tuple(tags):
+            raise BitstreamError(f"a {name} file holds exactly the sections {tags}, in this order")
+        return container
+
+    @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Container:
         """Parse a complete file; raises BitstreamError on any malformed input."""
         reader = ByteReader(data)

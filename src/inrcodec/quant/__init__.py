@@ -1,7 +1,8 @@
 """Quantisation for training and coding: rounding surrogates and block partitions.
 
 `rounding`: soft-round, Kumaraswamy noise, Quant-Noise and straight-through rounding (NVRC
-Sec. 3.4, App. A.2); `blocks`: the 3-D block partition of feature grids (NVRC Sec. 3.1, eq. 2).
+Sec. 3.4, App. A.2); `blocks`: the 3-D block partition of feature grids (NVRC Sec. 3.1, eq. 2);
+`uniform`: per-tensor uniform quantisation to 2^bits levels (TeCoNeRV App. B).
 Nothing here knows about networks or coders.
 """
 
@@ -13,5 +14,15 @@ from inrcodec.quant.rounding import (
     soft_round,
     ste_round,
 )
+from inrcodec.quant.uniform import dequantize_uniform, quantize_uniform
 
-__all__ = ["BlockLayout", "Rounding", "half_ste", "kumaraswamy_noise", "soft_round", "ste_round"]
+__all__ = [
+    "BlockLayout",
+    "Rounding",
+    "dequantize_uniform",
+    "half_ste",
+    "kumaraswamy_noise",
+    "quantize_uniform",
+    "soft_round",
+    "ste_round",
+]

@@ -30,14 +30,10 @@ from inrcodec.coding import (
     CodecId,
     Container,
     VideoHeader,
-    decode_histogram,
-    decode_quantized,
-    encode_histogram,
-    encode_quantized,
-    mean_indices,
-    scale_indices,
+    decode_smallest,
+    encode_smallest,
 )
-from inrcodec.coding.varint import ByteReader, encode_svarint, encode_uvarint
+from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.nets.hinerv import HiNeRV, HiNeRVConfig
 
 MODEL_TAG = 1
@@ -45,7 +41,6 @@ PARAMETERS_TAG = 2
 
 SPACES = ("rgb", "yuv")
 MIN_BITS, MAX_BITS = 2, 16
-ENTROPY_MODELS = ("histogram", "gaussian", "laplace")
 
 # Fractional config fields are written as multiples of 1/16 (every value in our presets is).
 _FIXED_POINT = 16
@@ -142,27 +137,10 @@ def write_payload(payload: HiNeRVPayload, header: VideoHeader) -> bytes:
         if tensor.symbols.size and not low <= tensor.symbols.min() <= tensor.symbols.max() <= high:
             raise ValueError(f"{name}: symbols outside the {payload.bits}-bit range")
         parts.append(scales.astype("<f2").tobytes())
-        coded = _encode_smallest(tensor.symbols)
+        coded = encode_smallest(tensor.symbols)
         parts.append(encode_uvarint(len(coded)) + coded)
     sections = [(MODEL_TAG, _model_bytes(payload)), (PARAMETERS_TAG, b"".join(parts))]
     return Container(CodecId.HINERV, header, sections).to_bytes()
-
-
-def _encode_smallest(symbols: np.ndarray) -> bytes:
-    """``model code + model parameters + payload`` under the smallest of: the tensor's own
-    histogram (exact, but its counts cost bytes), or a quantised Gaussian / Laplace with a
-    table mean and scale (3-4 bytes of model; best for small tensors)."""
-    flat = symbols.reshape(-1).astype(np.int32)
-    candidates = [encode_uvarint(0) + encode_histogram(flat)]
-    if flat.size:
-        mean = float(flat.mean())
-        m = int(mean_indices(np.array(mean)))
-        for code, spread in ((1, float(flat.std())), (2, float(np.abs(flat - mean).mean()))):
-            s = int(scale_indices(np.array(spread)))
-            model = encode_uvarint(code) + encode_svarint(m) + encode_uvarint(s)
-            family = ENTROPY_MODELS[code]
-            candidates.append(model + encode_quantized(flat, m, s, family))
-    return min(candidates, key=len)
 
 
 def _model_bytes(payload: HiNeRVPayload) -> bytes:
@@ -217,11 +195,7 @@ def _check_writable(payload: HiNeRVPayload) -> None:
 
 def read_payload(data: bytes) -> tuple[VideoHeader, HiNeRVPayload]:
     """Parse a HiNeRV file. Any malformed input raises `BitstreamError`."""
-    container = Container.from_bytes(data)
-    if container.codec != CodecId.HINERV:
-        raise BitstreamError(f"not a HiNeRV bitstream (codec {container.codec.name.lower()})")
-    if [tag for tag, _ in container.sections] != [MODEL_TAG, PARAMETERS_TAG]:
-        raise BitstreamError("a HiNeRV file holds exactly the sections 1 (model), 2 (parameters)")
+    container = Container.of_codec(data, CodecId.HINERV, (MODEL_TAG, PARAMETERS_TAG), "HiNeRV")
     header = container.header
     config, space, bits = _read_model(container.section(MODEL_TAG))
     try:
@@ -248,23 +222,13 @@ def read_payload(data: bytes) -> tuple[VideoHeader, HiNeRVPayload]:
         if not (np.isfinite(scales).all() and (scales > 0).all()):
             raise BitstreamError(f"{name}: quantisation steps must be finite and positive")
         length = reader.uvarint(f"{name} length", reader.remaining)
-        symbols = _decode_symbols(bytes(reader.take(length, f"{name} symbols")), shape, name)
+        symbols = decode_smallest(bytes(reader.take(length, f"{name} symbols")), shape, name)
         low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
         if symbols.size and not low <= symbols.min() <= symbols.max() <= high:
             raise BitstreamError(f"{name}: symbols outside the {bits}-bit range")
         tensors[name] = QuantizedTensor(symbols, scales)
     reader.expect_end("parameters section")
     return header, HiNeRVPayload(config, space, bits, tensors)
-
-
-def _decode_symbols(data: bytes, shape: tuple[int, ...], name: str) -> np.ndarray:
-    reader = ByteReader(data)
-    code = reader.uvarint(f"{name} entropy model", len(ENTROPY_MODELS) - 1)
-    if code == 0:
-        return decode_histogram(bytes(reader.rest()), shape)
-    m = reader.svarint(f"{name} mean index", -(2**21), 2**21)
-    s = reader.uvarint(f"{name} scale index", 255)
-    return decode_quantized(bytes(reader.rest()), shape, m, s, ENTROPY_MODELS[code])
 
 
 def _read_model(data: bytes) -> tuple[HiNeRVConfig, str, int]:

@@ -38,7 +38,7 @@ from inrcodec.io.colour import quantize as quantize_codes
 from inrcodec.nets.hinerv import PRESETS, HiNeRV
 from inrcodec.nets.hinerv import preset as network_preset
 
-from ..base import CodecError, TrainedCodec
+from ..base import CodecError, CodedResult, TrainedCodec
 from . import compress
 from .bitstream import (
     HiNeRVPayload,
@@ -65,7 +65,7 @@ class HiNeRVCodecError(CodecError):
 
 
 @dataclass(frozen=True)
-class EncodeResult:
+class EncodeResult(CodedResult):
     """``bitstream``: the file's bytes; ``reconstruction``: the decoder's output (bit-identical
     to decoding ``bitstream``); times in seconds; ``stages``: each stage's `TrainResult`."""
 
@@ -79,15 +79,6 @@ class EncodeResult:
     num_parameters: int
     sparsity: float  # fraction of zero symbols in the quantised tensors
     stages: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def num_bytes(self) -> int:
-        return len(self.bitstream)
-
-    @property
-    def bpp(self) -> float:
-        fmt, frames = self.reconstruction.format, self.reconstruction.num_frames
-        return 8 * len(self.bitstream) / (frames * fmt.width * fmt.height)
 
 
 def stage_steps(total: int) -> dict[str, int]:

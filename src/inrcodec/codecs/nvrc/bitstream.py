@@ -356,11 +356,7 @@ def read_payload(data: bytes) -> tuple[VideoHeader, NVRCPayload, CodingPlan]:
     """Parse and entropy-decode an NVRC file; the plan holds the decoder's `NVRC` structure
     and derives the network's parameters (`CodingPlan.theta`). Any malformed input raises
     `BitstreamError`."""
-    container = Container.from_bytes(data)
-    if container.codec != CodecId.NVRC:
-        raise BitstreamError(f"not an NVRC bitstream (codec {container.codec.name.lower()})")
-    if tuple(tag for tag, _ in container.sections) != TAGS:
-        raise BitstreamError(f"an NVRC file holds exactly the sections {TAGS}, in this order")
+    container = Container.of_codec(data, CodecId.NVRC, TAGS, "NVRC")
     header = container.header
     config, compression, space = _read_model(container.section(MODEL_TAG))
     model = _checked_structure(config, compression, header)

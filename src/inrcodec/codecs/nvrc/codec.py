@@ -25,7 +25,7 @@ from inrcodec.codecs.header import format_of, header_of
 from inrcodec.coding import VideoHeader
 from inrcodec.io import Video
 
-from ..base import CodecError, TrainedCodec
+from ..base import CodecError, CodedResult, TrainedCodec
 from ..hinerv.codec import to_video
 from .bitstream import CodingPlan, NVRCPayload, quantize_model, read_payload, section_bytes
 from .bitstream import write_payload as write_bitstream
@@ -57,7 +57,7 @@ class Compressed:
 
 
 @dataclass(frozen=True)
-class EncodeResult:
+class EncodeResult(CodedResult):
     """`compress`'s result plus the training run: times in seconds, ``training`` the
     `NVRCTrainResult`."""
 
@@ -76,17 +76,8 @@ class EncodeResult:
         return self.compressed.reconstruction
 
     @property
-    def num_bytes(self) -> int:
-        return len(self.bitstream)
-
-    @property
     def decode_seconds(self) -> float:
         return self.compressed.decode_seconds
-
-    @property
-    def bpp(self) -> float:
-        fmt, frames = self.reconstruction.format, self.reconstruction.num_frames
-        return 8 * self.num_bytes / (frames * fmt.width * fmt.height)
 
 
 def encode(

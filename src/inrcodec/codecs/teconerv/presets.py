@@ -157,6 +157,17 @@ PRESETS: dict[str, Preset] = {
             transformer=CPU_TRANSFORMER,
             patch=16,
         ),
+        _preset(  # the smaller model of the Pareto fronts (Fig. 3): half the unique parameters
+            "teconerv-cpu-small",
+            _hypo(8, 12, _K4, (4, 4, 2, 2), (4, 4, 2, 2)),
+            (1, 4, 1, 0),
+            (96, 108, 96, 0),
+            (128, 192),
+            16,
+            "CPU: teconerv-cpu with half the weight tokens (624 unique parameters per tubelet)",
+            transformer=CPU_TRANSFORMER,
+            patch=16,
+        ),
         _preset(
             "nerv-enc-cpu",
             _hypo(12, 12, _K5, (4, 4, 2, 2, 2), (4, 4, 3, 2, 2)),
