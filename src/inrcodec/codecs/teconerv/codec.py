@@ -296,7 +296,8 @@ def encode(
         stream.clips.append(tensors)
         reconstructed.append(parameters)
         bar.update()
-    header = header_of(_to_video(sources, video.num_frames))
+    source = _to_video(sources, video.num_frames)
+    header = header_of(source)
     bitstream = write_stream(stream, header)
     encode_seconds = time.perf_counter() - started
     bar.close()
@@ -306,14 +307,14 @@ def encode(
         [rgb_to_video(f.permute(0, 2, 3, 1).numpy(), fmt) for f in own], header.frame_count
     )
     started = time.perf_counter()
-    decoded = decode(bitstream, model=model, device=device, batch=batch)
+    decoded = decode(bitstream, model=model or DEFAULT_MODEL, device=device, batch=batch)
     decode_seconds = time.perf_counter() - started
     if decoded != own:
         raise TeCoNeRVCodecError("internal error: the decoder's frames differ from the encoder's")
     return EncodeResult(
         bitstream=bitstream,
         reconstruction=decoded,
-        source=_to_video(sources, video.num_frames),
+        source=source,
         encode_seconds=encode_seconds,
         decode_seconds=decode_seconds,
         preset=coding.name,
