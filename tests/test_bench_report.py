@@ -12,6 +12,7 @@ from inrcodec.bench import (
     ReportError,
     ResultsError,
     ResultWriter,
+    bd_rate_table,
     parse_spec,
     plan,
     read_results,
@@ -124,3 +125,27 @@ def test_a_damaged_line_in_the_middle_is_an_error(tmp_path):
     path.write_text('{"a": 1}\n{"b": \n{"c": 3}\n')
     with pytest.raises(ResultsError, match="line 2"):
         read_results(path)
+
+
+def test_entries_that_share_a_curve_are_one_curve(results, tmp_path):
+    """ "finer" split into two entries (as one entry per network size) of one curve gives the
+    same BD-rates and average curve as one entry; records without a curve (older files) use
+    their label."""
+    records = read_results(results)
+    split = []
+    for record in records:
+        if record["label"] == "finer":
+            part = "a" if record["rate_point"] < 10 else "b"
+            record = record | {"label": f"finer-{part}", "options": {"part": part}}
+        else:
+            record = {k: v for k, v in record.items() if k != "curve"}
+        split.append(record)
+    path = tmp_path / "split.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in split))
+    for metric in ("psnr_rgb", "ms_ssim_rgb"):
+        assert bd_rate_table(split, "anchor", metric) == bd_rate_table(records, "anchor", metric)
+    assert rd_curves(split, "psnr_rgb") == rd_curves(records, "psnr_rgb")
+    text = write_report(path, tmp_path / "report").read_text()
+    assert "| finer-a | finer | fake | step 3, 6 |" in text
+    assert "| finer-b | finer | fake | step 12, 24 |" in text
+    assert len([line for line in text.splitlines() if line.startswith("| finer | ")]) == 3

@@ -34,9 +34,9 @@ from inrcodec.io import read_video
 FAKE_SCRIPT = Path(__file__).with_name("fake_codec.py")
 
 RECORD_FIELDS = {
-    "codec", "label", "options", "settings", "rate_parameter", "rate_point", "sequence", "path",
-    "start", "frames", "width", "height", "chroma", "bit_depth", "fps", "bytes", "bpp", "kbps",
-    "psnr_rgb", "ssim_rgb", "ms_ssim_rgb", "rgb_matrix", "psnr_y", "psnr_u", "psnr_v",
+    "codec", "label", "curve", "options", "settings", "rate_parameter", "rate_point", "sequence",
+    "path", "start", "frames", "width", "height", "chroma", "bit_depth", "fps", "bytes", "bpp",
+    "kbps", "psnr_rgb", "ssim_rgb", "ms_ssim_rgb", "rgb_matrix", "psnr_y", "psnr_u", "psnr_v",
     "psnr_yuv", "ssim_y", "ms_ssim_y", "ms_ssim_window", "encode_seconds", "decode_seconds",
     "versions", "timestamp", "host",
 }  # fmt: skip
@@ -147,6 +147,24 @@ def test_a_failing_point_is_reported_and_the_others_go_on(clip, tmp_path, capsys
     assert code == 1
     assert "fake @ 8 on small: RuntimeError: asked to fail at step 8" in (capsys.readouterr().err)
     assert [r["rate_point"] for r in read_results(results)] == [4, 16]
+    (failure,) = [r for r in read_results(results, failures=True) if "error" in r]
+    assert failure["error"] == "RuntimeError: asked to fail at step 8"
+    assert failure["rate_point"] == 8 and "bpp" not in failure and "timestamp" in failure
+
+    rerun = main(
+        ["bench", "run", "--codec", "fake", "--option", "fail_at=8", "--rate-points", "4,8,16",
+         "--sequence", str(clip), "--frames", "2", "-o", str(results), "--no-progress"]
+    )  # fmt: skip
+    assert rerun == 1  # the failed point was retried (and failed again); the others skipped
+    assert "0 point(s) measured, 2 already in" in capsys.readouterr().out
+    assert len(read_results(results, failures=True)) == 4
+
+
+def test_a_point_listed_twice_runs_once(clip, tmp_path):
+    points = plan(parse_spec(spec_for(clip, rate_points=[4, 4, 8])))
+    summary = run_points(points, tmp_path / "r.jsonl", progress=False)
+    assert (summary.measured, summary.skipped) == (2, 1)
+    assert [r["rate_point"] for r in read_results(tmp_path / "r.jsonl")] == [4, 8]
 
 
 def test_cli_user_errors_are_one_line_and_exit_2(sample_y4m, tmp_path, capsys):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from inrcodec.bench.results import QUALITY_METRICS
+from inrcodec.bench.results import QUALITY_METRICS, curve_of
 
 Curve = list[tuple[float, float]]  # (bpp, quality) points sorted by bpp
 
@@ -25,11 +25,12 @@ Curve = list[tuple[float, float]]  # (bpp, quality) points sorted by bpp
 def rd_curves(
     records: list[dict[str, Any]], metric: str
 ) -> tuple[dict[str, dict[str, Curve]], dict[str, Curve | None]]:
-    """``({sequence: {label: curve}}, {label: average curve, or None if not averageable})``."""
+    """``({sequence: {curve name: curve}}, {curve name: average curve, or None if not
+    averageable})``."""
     by_point: dict[tuple[str, str], dict[Any, tuple[float, float]]] = defaultdict(dict)
-    for record in records:
-        key = (record["sequence"], record["label"])
-        by_point[key][record["rate_point"]] = (record["bpp"], record[metric])
+    for record in records:  # a curve's points: its entries' (label) rate points
+        key = (record["sequence"], curve_of(record))
+        by_point[key][record["label"], record["rate_point"]] = (record["bpp"], record[metric])
     per_sequence: dict[str, dict[str, Curve]] = defaultdict(dict)
     for (sequence, label), points in sorted(by_point.items()):
         per_sequence[sequence][label] = sorted(points.values())

@@ -10,7 +10,7 @@ from typing import Any
 from inrcodec.atomic import write_atomic
 from inrcodec.bench.bdrate import METHODS, bd_rate_table
 from inrcodec.bench.plots import plot_rd
-from inrcodec.bench.results import QUALITY_METRICS, read_results
+from inrcodec.bench.results import QUALITY_METRICS, curve_of, is_failure, read_results
 from inrcodec.bench.spec import point_key
 from inrcodec.errors import InrcodecError
 
@@ -29,19 +29,21 @@ def write_report(
 ) -> Path:
     """Write ``report.md`` and its plots (``rd_<metric>.png/.svg``) into ``out_dir``.
 
-    ``anchor`` is the codec label BD-rates are measured against; by default ``x265`` if it is
-    in the results, else the first label in alphabetical order.
+    ``anchor`` is the curve (codec label, or the spec's ``curve``) BD-rates are measured
+    against; by default ``x265`` if it is in the results, else the first in alphabetical order.
+    Failure records are not measurements: only the points that still have no result are listed.
     """
-    records = read_results(results_path)
+    everything = read_results(results_path, failures=True)
+    records = [record for record in everything if not is_failure(record)]
     if not records:
         raise ReportError(f"{results_path}: no results")
     _check_consistent(records, results_path)
-    labels = sorted({record["label"] for record in records})
+    curves = sorted({curve_of(record) for record in records})
     if anchor is None:
-        anchor = DEFAULT_ANCHOR if DEFAULT_ANCHOR in labels else labels[0]
-    elif anchor not in labels:
+        anchor = DEFAULT_ANCHOR if DEFAULT_ANCHOR in curves else curves[0]
+    elif anchor not in curves:
         raise ReportError(
-            f"anchor {anchor!r} is not in {results_path}; codecs there: {', '.join(labels)}"
+            f"anchor {anchor!r} is not in {results_path}; codecs there: {', '.join(curves)}"
         )
     out_dir = Path(out_dir)
     for metric in QUALITY_METRICS:
@@ -55,6 +57,7 @@ def write_report(
         *_bd_rates(records, anchor, method),
         *_plots(),
         *_points(records),
+        *_failures(everything),
     ]
     report = out_dir / "report.md"
     write_atomic(report, ("\n".join(lines) + "\n").encode())
@@ -105,10 +108,11 @@ def _setup(records: list[dict[str, Any]]) -> list[str]:
         by_label[record["label"]].append(record)
     lines += ["", "### Codecs", ""]
     lines += _table(
-        ["codec", "registry name", "rate points", "options", "settings", "versions"],
+        ["codec", "curve", "registry name", "rate points", "options", "settings", "versions"],
         [
             [
                 label,
+                curve_of(rs[0]),
                 rs[0]["codec"],
                 f"{rs[0]['rate_parameter']} "
                 + ", ".join(str(p) for p in sorted({r["rate_point"] for r in rs})),
@@ -188,6 +192,29 @@ def _points(records: list[dict[str, Any]]) -> list[str]:
             ],
         ),
     ]  # fmt: skip
+
+
+def _failures(records: list[dict[str, Any]]) -> list[str]:
+    """The points whose last line is a failure and that have no result (a rerun retries them)."""
+    measured = {point_key(r) for r in records if not is_failure(r)}
+    failed = {point_key(r): r for r in records if is_failure(r) and point_key(r) not in measured}
+    if not failed:
+        return []
+    rows = sorted(failed.values(), key=lambda r: (r["sequence"], r["label"], str(r["rate_point"])))
+    return [
+        "",
+        "## Failed points",
+        "",
+        f"{len(rows)} point(s) failed and have no result; `bench run` retries them.",
+        "",
+        *_table(
+            ["sequence", "codec", "rate point", "error", "when"],
+            [
+                [r["sequence"], r["label"], str(r["rate_point"]), r["error"], r["timestamp"]]
+                for r in rows
+            ],
+        ),
+    ]
 
 
 def _first_per(records: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:

@@ -5,6 +5,10 @@ disk (``fsync``), so a run that is killed loses at most the point it was measuri
 write be cut short anyway (a full disk), the file ends without a newline: `read_results` ignores
 such a last line, and `ResultWriter` cuts it off before appending, so it never glues onto the
 next line. A bad line anywhere else is real damage and raises `ResultsError`.
+
+A point that failed gets a *failure record*: its identity, ``error`` and ``timestamp``, no
+metrics. Readers skip failure records unless asked for them, so reports ignore them and a
+later run retries the point (its success is then a new line; the failure stays as history).
 """
 
 from __future__ import annotations
@@ -29,8 +33,19 @@ class ResultsError(InrcodecError):
     """A results file that cannot be read (damaged in the middle, or not JSON Lines)."""
 
 
-def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """All complete records of a results file (an absent file has none)."""
+def is_failure(record: dict[str, Any]) -> bool:
+    """Whether ``record`` is a failure record (an ``error`` field and no metrics)."""
+    return "error" in record
+
+
+def curve_of(record: dict[str, Any]) -> str:
+    """The curve a record belongs to in reports: its ``curve``, else (older files) its label."""
+    return record.get("curve") or record["label"]
+
+
+def read_results(path: str | Path, failures: bool = False) -> list[dict[str, Any]]:
+    """The measured records of a results file (an absent file has none); with ``failures``,
+    the failure records too, in file order."""
     path = Path(path)
     if not path.exists():
         return []
@@ -48,7 +63,8 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
             raise ResultsError(f"{path}, line {number}: not a JSON object ({error})") from None
         if not isinstance(record, dict):
             raise ResultsError(f"{path}, line {number}: not a JSON object")
-        records.append(record)
+        if failures or not is_failure(record):
+            records.append(record)
     return records
 
 

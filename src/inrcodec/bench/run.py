@@ -5,9 +5,11 @@ here unchanged. The harness measures quality itself, on ``Coded.decoded`` agains
 with `inrcodec.metrics.compare` in RGB (BT.601) and in native YUV (6:1:1), so every codec is
 measured by the same code (DESIGN.md section 5).
 
-Points already in the results file (same `point_key`) are skipped, so an interrupted run is
-resumed by running it again. With ``jobs > 1`` points run in spawned worker processes; only
-the parent writes the file. A point that fails is reported and the others go on.
+Points already measured in the results file (same `point_key`) are skipped, so an interrupted
+run is resumed by running it again. With ``jobs > 1`` points run in spawned worker processes,
+with an ``executor`` (`inrcodec.bench.ray_executor.RayExecutor`) wherever it puts them; only
+this process writes the file. A point that fails gets a failure record (`failure_record`), is
+reported, and the others go on; the next run retries it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -29,9 +33,15 @@ from inrcodec import __version__
 from inrcodec.bench.results import ResultWriter, read_results
 from inrcodec.bench.spec import Point, point_key
 from inrcodec.codecs import CODECS, get_codec
+from inrcodec.io import Video
 from inrcodec.metrics import bpp, compare, kbps
 
 RGB_MATRIX = "bt601"  # the NVRC paper's choice (DESIGN.md section 5)
+
+#: What executors yield as points finish: ``(point, record, None)`` or ``(point, None, error)``.
+Outcome = tuple[Point, dict | None, str | None]
+#: Something that runs points elsewhere and yields each one's `Outcome` exactly once.
+Executor = Callable[[list[Point]], Iterator[Outcome]]
 
 
 @dataclass
@@ -42,27 +52,48 @@ class RunSummary:
 
 
 def run_points(
-    points: list[Point], results_path: str | Path, jobs: int = 1, progress: bool = True
+    points: list[Point],
+    results_path: str | Path,
+    jobs: int = 1,
+    progress: bool = True,
+    executor: Executor | None = None,
 ) -> RunSummary:
-    """Measure every point not yet in ``results_path``, appending a line per finished point."""
+    """Measure every point not yet measured in ``results_path``, appending a line per finished
+    point: its record, or its failure record. ``executor`` runs the points instead of ``jobs``
+    local processes; it is not called at all when there is nothing to do."""
     done = {point_key(record) for record in read_results(results_path)}
-    todo = [point for point in points if point_key(point.identity()) not in done]
+    todo = {}  # point key -> point: each point once, even if the spec lists it twice
+    for point in points:
+        todo.setdefault(point_key(point.identity()), point)
+    todo = [point for key, point in todo.items() if key not in done]
     summary = RunSummary(skipped=len(points) - len(todo))
+    if not todo:
+        return summary
+    outcomes = executor(todo) if executor is not None else _measure_all(todo, jobs)
     bar = tqdm(total=len(todo), disable=not progress, unit="point", dynamic_ncols=True)
-    with ResultWriter(results_path) as writer, bar:
-        for point, record, error in _measure_all(todo, jobs):
+    with closing(outcomes), ResultWriter(results_path) as writer, bar:
+        for point, record, error in outcomes:
             if error is None:
                 writer.append(record)
                 summary.measured += 1
             else:
+                writer.append(failure_record(point, error))
                 summary.failures.append((point, error))
                 bar.write(f"failed: {point.describe()}: {error}")
             bar.update()
+            failed = len(summary.failures)
+            left = len(todo) - summary.measured - failed
+            bar.set_postfix_str(f"{summary.measured} done, {failed} failed, {left} left")
     return summary
 
 
-def _measure_all(points: list[Point], jobs: int):
-    """Yield ``(point, record, None)`` or ``(point, None, message)`` as points finish."""
+def failure_record(point: Point, error: str) -> dict[str, Any]:
+    """The results line of a point that failed: its identity, the error and when."""
+    return {**point.identity(), "error": error, "timestamp": _now()}
+
+
+def _measure_all(points: list[Point], jobs: int) -> Iterator[Outcome]:
+    """Yield each point's `Outcome` as it finishes, in ``jobs`` local processes."""
     if jobs <= 1:
         for point in points:
             yield point, *_measure_or_message(point)
@@ -94,21 +125,24 @@ def _start_worker(codecs: dict[str, str], threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _measure_or_message(point: Point) -> tuple[dict | None, str | None]:
+def _measure_or_message(point: Point, source: Video | None = None):
+    """``(record, None)``, or ``(None, message)`` if measuring raised."""
     try:
-        return measure(point), None
+        return measure(point, source), None
     except Exception as error:
         return None, _message(error)
 
 
 def _message(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+    """One line: the exception's type and its message (whitespace runs folded)."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
-def measure(point: Point) -> dict[str, Any]:
-    """Code one sequence at one rate point and measure it: the record of one results line."""
+def measure(point: Point, source: Video | None = None) -> dict[str, Any]:
+    """Code one sequence at one rate point and measure it: the record of one results line.
+    ``source``: the sequence's frames if the caller has them already (else read from its path)."""
     codec = get_codec(point.codec.codec, **point.codec.options)
-    source = point.sequence.read()
+    source = point.sequence.read() if source is None else source
     with tempfile.TemporaryDirectory(prefix="inrcodec-bench-") as workdir:
         coded = codec.code(source, point.rate_point, Path(workdir))
         # Measured before the workdir goes: a codec may return frames mapped from a file there.
@@ -143,9 +177,13 @@ def measure(point: Point) -> dict[str, Any]:
         "encode_seconds": coded.encode_seconds,
         "decode_seconds": coded.decode_seconds,
         "versions": {**_package_versions(), **codec.versions()},
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "timestamp": _now(),
         "host": _host(),
     }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _package_versions() -> dict[str, str]:

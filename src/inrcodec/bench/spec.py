@@ -29,7 +29,7 @@ class SpecError(InrcodecError):
 #: facts `read_video` needs for raw ``.yuv`` files whose names do not carry them.
 RAW_KEYS = ("size", "chroma", "bit_depth", "fps")
 _SEQUENCE_KEYS = {"path", "name", "start", "frames", *RAW_KEYS}
-_CODEC_KEYS = {"codec", "label", "options", "rate_points"}
+_CODEC_KEYS = {"codec", "label", "curve", "options", "rate_points"}
 _TOP_KEYS = {"sequences", "codecs", "start", "frames"}
 
 
@@ -49,12 +49,16 @@ class Sequence:
 
 @dataclass(frozen=True)
 class CodecRun:
-    """One codec entry: registry name, constructor options, rate points (None: its defaults)."""
+    """One codec entry: registry name, constructor options, rate points (None: its defaults).
+
+    ``curve`` names the RD curve in reports (default: the label); entries that share a curve
+    are one curve, e.g. one entry per network size of an INR codec."""
 
     codec: str
     label: str
     options: dict[str, Any] = field(default_factory=dict)
     rate_points: list[int | float] | None = None
+    curve: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Point:
         return {
             "codec": self.codec.codec,
             "label": self.codec.label,
+            "curve": self.codec.curve or self.codec.label,
             "options": self.codec.options,
             "rate_point": self.rate_point,
             "sequence": self.sequence.name,
@@ -91,7 +96,7 @@ class Point:
 def point_key(record: dict[str, Any]) -> str:
     """What makes two results the same point: codec, options, rate point, sequence, range.
 
-    The label is left out on purpose: it only names a curve in reports.
+    The label and the curve are left out on purpose: they only name things in reports.
     """
     fields = ("codec", "options", "rate_point", "sequence", "path", "start", "frames")
     return json.dumps([record[name] for name in fields], sort_keys=True)
@@ -195,9 +200,11 @@ def _parse_codec(entry: Any, where: str) -> CodecRun:
     ):
         raise SpecError(f"{where}: rate_points must be a non-empty list of numbers")
     label = entry.get("label", codec)
-    if not isinstance(label, str) or not label:
-        raise SpecError(f"{where}: label must be a non-empty string")
-    return CodecRun(codec, label, options, rate_points)
+    curve = entry.get("curve", label)
+    for key, name in (("label", label), ("curve", curve)):
+        if not isinstance(name, str) or not name:
+            raise SpecError(f"{where}: {key} must be a non-empty string")
+    return CodecRun(codec, label, options, rate_points, curve)
 
 
 def _check_mapping(data: Any, allowed: set[str], where: str) -> None:
