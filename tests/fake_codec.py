@@ -3,7 +3,8 @@
 ``num_bytes`` is the zlib size of the quantised luma, so coarser steps give fewer bytes and
 lower quality, like a real codec. Options: ``delay`` (seconds to sleep per point, to test
 interrupted runs), ``log`` (a file that gets one line per coded point), ``fail_at`` (a rate
-point that raises).
+point that raises), ``crash_once`` (a file: the first point to find it absent creates it and
+kills its own process after logging, as a worker that dies mid-run).
 
 Run as a script, it is the `inrcodec` command with this codec registered as ``fake``:
 ``python tests/fake_codec.py bench run ...``. `write_small_clip` makes a clip small enough for
@@ -12,6 +13,7 @@ quick harness tests.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import zlib
@@ -29,8 +31,14 @@ class FakeCodec(Codec):
     name = "fake"
     rate_parameter = "step"
 
-    def __init__(self, delay: float = 0.0, log: str | None = None, fail_at: int | None = None):
-        self.delay, self.log, self.fail_at = delay, log, fail_at
+    def __init__(
+        self,
+        delay: float = 0.0,
+        log: str | None = None,
+        fail_at: int | None = None,
+        crash_once: str | None = None,
+    ):
+        self.delay, self.log, self.fail_at, self.crash_once = delay, log, fail_at, crash_once
 
     def default_rate_points(self) -> list[int]:
         return [4, 8, 16, 32]
@@ -45,6 +53,13 @@ class FakeCodec(Codec):
         if self.log:
             with open(self.log, "a") as file:
                 file.write(f"{rate_point} {video.num_frames}\n")
+        if self.crash_once:
+            try:
+                os.close(os.open(self.crash_once, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                pass
+            else:
+                os._exit(1)
         time.sleep(self.delay)
         luma = video.planes[0].astype(np.int32)
         quantised = np.clip((luma // rate_point) * rate_point + rate_point // 2, 0, 255)

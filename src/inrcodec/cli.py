@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -157,7 +158,29 @@ def add_bench_commands(commands) -> None:
     run.add_argument(
         "-o", "--output", type=Path, required=True, help="results file (JSON Lines, appended to)"
     )
-    run.add_argument("--jobs", type=int, default=1, help="points run in parallel (default 1)")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        help="points run in parallel in local processes (default 1); with --ray and no "
+        "ADDRESS, the embedded Ray instance runs this many at a time",
+    )
+    run.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run each point as a Ray task: on an embedded local Ray instance, or on the "
+        "cluster at ADDRESS (host:port, ray://host:port, or auto); needs inrcodec[ray]",
+    )
+    run.add_argument(
+        "--ray-cpus", type=float, metavar="N", help="CPUs each point's Ray task asks (default 1)"
+    )
+    run.add_argument(
+        "--ray-retries",
+        type=int,
+        metavar="N",
+        help="times a point whose Ray worker died is run again (default 3)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     flags = run.add_argument_group("without a spec file")
     flags.add_argument("--codec", action="append", default=[], help="codec name (repeatable)")
@@ -720,8 +743,9 @@ def run_bench(args: argparse.Namespace) -> int:
     flags = [args.codec, args.sequence, args.rate_points, args.option, args.start, args.frames]
     if args.spec is not None and any(flag not in (None, []) for flag in flags):
         raise UserError("give a spec file or --codec/--sequence flags, not both")
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    executor = ray_executor(args)
     if args.spec is not None:
         spec = load_spec(args.spec)
     elif not (args.codec and args.sequence):
@@ -736,7 +760,9 @@ def run_bench(args: argparse.Namespace) -> int:
             if getattr(args, key) is not None:
                 data[key] = getattr(args, key)
         spec = parse_spec(data, source="command line")
-    summary = run_points(plan(spec), args.output, args.jobs, progress=not args.no_progress)
+    summary = run_points(
+        plan(spec), args.output, args.jobs or 1, not args.no_progress, executor=executor
+    )
     print(
         f"{summary.measured} point(s) measured, {summary.skipped} already in {args.output}, "
         f"{len(summary.failures)} failed"
@@ -744,6 +770,29 @@ def run_bench(args: argparse.Namespace) -> int:
     for point, message in summary.failures:
         print(f"inrcodec: failed: {point.describe()}: {message}", file=sys.stderr)
     return 1 if summary.failures else 0
+
+
+def ray_executor(args: argparse.Namespace):
+    """The `RayExecutor` that ``--ray`` and its options ask for, or None without ``--ray``."""
+    if args.ray is None:
+        if args.ray_cpus is not None or args.ray_retries is not None:
+            raise UserError("--ray-cpus and --ray-retries need --ray")
+        return None
+    if args.ray and Path(args.ray).is_file():
+        raise UserError(
+            f"--ray {args.ray}: that is a file, not a Ray address; put the SPEC before --ray"
+        )
+    if args.ray and args.jobs is not None:
+        raise UserError("--jobs sizes the embedded Ray instance, not a cluster (--ray ADDRESS)")
+    from inrcodec.bench.ray_executor import RayExecutor
+
+    cpus = 1 if args.ray_cpus is None else args.ray_cpus
+    return RayExecutor(
+        args.ray or None,
+        cpus=cpus,
+        retries=3 if args.ray_retries is None else args.ray_retries,
+        local_cpus=None if args.jobs is None else math.ceil(args.jobs * cpus),
+    )
 
 
 def run_bench_report(args: argparse.Namespace) -> int:
