@@ -1,6 +1,7 @@
 """`bench run --ray`: the harness's points as tasks on a real local Ray instance (2 CPUs).
 
-One Ray instance serves the module (a start costs seconds); `RayExecutor` joins it. The test
+One Ray instance serves the module (`local_ray` in conftest.py: a start costs seconds), and
+`RayExecutor` joins it. The test
 codecs are registered at run time (`fake_codec`), so every test that passes also shows that
 Ray's workers get this process's codec registry and import path.
 """
@@ -8,7 +9,6 @@ Ray's workers get this process's codec registry and import path.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -29,21 +29,6 @@ FAKE_SCRIPT = Path(__file__).with_name("fake_codec.py")
 @pytest.fixture(autouse=True)
 def fake_codec(monkeypatch):
     monkeypatch.setitem(CODECS, "fake", "fake_codec:FakeCodec")
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    """A local Ray instance of 2 CPUs for the module (no dashboard, no usage reports)."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        logging_level=logging.ERROR,
-        log_to_driver=False,
-    )
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
