@@ -185,3 +185,18 @@ def test_the_command_starts_its_own_local_ray(clip, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "4 point(s) measured, 0 already in" in run.stdout
     assert sorted(r["rate_point"] for r in read_results(results)) == [4, 8, 16, 32]
+
+
+def test_nothing_but_the_ray_executor_imports_ray(clip, tmp_path):
+    code = (
+        "import sys, inrcodec, inrcodec.bench, inrcodec.cli\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from inrcodec.codecs import CODECS\n"
+        "CODECS['fake'] = 'fake_codec:FakeCodec'\n"
+        "args = ['bench', 'run', '--codec', 'fake', '--sequence', sys.argv[2], '-o', sys.argv[3]]\n"
+        "assert inrcodec.cli.main([*args, '--jobs', '2', '--no-progress']) == 0\n"
+        "assert 'ray' not in sys.modules, 'ray was imported'\n"
+    )
+    args = [str(FAKE_SCRIPT.parent), str(clip), str(tmp_path / "r.jsonl")]
+    run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
