@@ -13,6 +13,8 @@ the integer symbols that are entropy-coded.
 - Stage 2 (``Rounding("quant-noise", ratio=p)``): Quant-Noise (Fan et al. 2021) as in HiNeRV,
   *without* a straight-through estimator: a random fraction p of the entries takes its rounded
   value, detached, the rest passes unchanged (and carries the gradient); p goes 0.5 -> 1.0.
+- ``Rounding("ste")``: ``round(x)`` forward, identity backward (straight-through; LSQ's
+  gradient for the step): the network trains on exactly the values it will be coded with.
 - Evaluation and coding (``Rounding("hard")``): ``round(x)``.
 """
 
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-MODES = ("hard", "soft", "quant-noise")
+MODES = ("hard", "soft", "quant-noise", "ste")
 
 
 def soft_round(x: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -58,8 +60,8 @@ def half_ste(x: torch.Tensor) -> torch.Tensor:
 class Rounding:
     """How scaled values become symbols in the current training phase (module docstring).
 
-    ``mode``: "hard", "soft" (``temperature``, ``noise`` = Kumaraswamy a) or "quant-noise"
-    (``ratio`` = fraction of entries rounded).
+    ``mode``: "hard", "soft" (``temperature``, ``noise`` = Kumaraswamy a), "quant-noise"
+    (``ratio`` = fraction of entries rounded) or "ste" (straight-through rounding).
     """
 
     mode: str = "hard"
@@ -76,6 +78,8 @@ class Rounding:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "hard":
             return torch.round(x)
+        if self.mode == "ste":
+            return ste_round(x)
         if self.mode == "soft":
             y = soft_round(x, self.temperature) + kumaraswamy_noise(x, self.noise)
             return soft_round(y, self.temperature)

@@ -60,7 +60,9 @@ LAYER_MODELS = ("dual-axis", "gaussian")
 PHI_CODINGS = ("gaussian", "half")
 #: Rate groups, as NVRC's Fig. 4 splits them (psi apart).
 GROUPS = ("grids", "layers", "grid_quant", "grid_em", "layer_quant", "layer_em", "psi")
+_PHI_GROUPS = GROUPS[2:6]  # the groups of phi's own entries (psi is apart)
 HALF_BITS = 16
+HARD = Rounding("hard")
 
 
 @dataclass(frozen=True)
@@ -205,16 +207,17 @@ class GridCoder(nn.Module):
 class NVRC(nn.Module):
     """A HiNeRV network with NVRC's quantisation and entropy models (module docstring).
 
-    ``forward(frame_indices, patch)`` is the network's, on quantised parameters: the surrogate
-    of `rounding` in training mode, true rounding in eval mode. ``rate_bits()`` gives the bits
-    of every group under the same quantisation; ``rate()`` is eq. (9) in bits per pixel.
+    ``forward(frame_indices, patch)`` is the network's, on quantised parameters: the surrogates
+    of `rounding` (grids, layers) in training mode, true rounding in eval mode. ``rate_bits()``
+    gives the bits of every group under the same quantisation; ``rate()`` is eq. (9) in bits
+    per pixel.
     """
 
     def __init__(self, net: HiNeRV, config: CompressionConfig | None = None):
         super().__init__()
         self.net, self.config = net, config or CompressionConfig()
         self.pixels = net.frames * net.height * net.width
-        self.rounding = Rounding("hard")
+        self.grid_rounding = self.layer_rounding = Rounding("hard")
         grid_names = {f"grids.{i}" for i in range(len(net.grids))}
         params = dict(net.named_parameters())
         self.grid_names = [f"grids.{i}" for i in range(len(net.grids))]
@@ -245,6 +248,10 @@ class NVRC(nn.Module):
         return [
             n for n, _ in self.named_parameters() if n.startswith(("grid_coders.", "layer_coders."))
         ]
+
+    def compression_parameters(self) -> list[nn.Parameter]:
+        """phi and psi: every parameter that is not the network's."""
+        return [p for n, p in self.named_parameters() if not n.startswith("net.")]
 
     def phi_mask(self, name: str) -> torch.Tensor | None:
         """Which entries of phi tensor ``name`` exist: the causal taps of a context-model
@@ -282,80 +289,169 @@ class NVRC(nn.Module):
             std = max(float(value.std()) if value.numel() > 1 else 0.0, math.exp(log_step))
             rows.append([log_step, float(value.mean()), math.log(std)])
         self.psi = nn.Parameter(torch.tensor(rows, dtype=torch.float32).reshape(-1, 3))
+        self._init_phi_layout()
 
-    def _phi(self, with_rate: bool):
-        """Quantised phi grouped by coder (``{"layer_coders.k": {"log_step_out": ...}}``),
-        and (``with_rate``) the bits of phi by group, psi included (Sec. 3.3), else None."""
-        psi = half_ste(self.psi)
-        rows = self.psi_rows
-        values: dict[str, dict[str, torch.Tensor]] = {}
-        bits = dict.fromkeys(GROUPS[2:], self.psi.new_zeros(())) if with_rate else None
+    def _init_phi_layout(self) -> None:
+        """Flat per-entry tables of phi, so that a training step quantises (and rates) all
+        of phi in a few tensor operations instead of a dozen per tensor: for the Gaussian-
+        coded entries their psi row, causal mask and rate group, for the float16 ones their
+        mask; and the constant float16 bits of every group."""
+        named = dict(self.named_parameters())
+        tables = {"row": [], "mask": [], "group": [], "half_mask": []}
+        self._half_bits = dict.fromkeys(GROUPS[2:], 0.0)
+        for name in self.phi_names():
+            value = named[name]
+            mask = self.phi_mask(name)
+            mask = torch.ones_like(value) if mask is None else mask.expand_as(value).float()
+            mask = mask.detach().reshape(-1)
+            if name in self.psi_rows:
+                tables["row"].append(torch.full_like(mask, self.psi_rows[name]).long())
+                tables["mask"].append(mask)
+                group = _PHI_GROUPS.index(phi_group(name))
+                tables["group"].append(torch.full_like(mask, group).long())
+            else:
+                tables["half_mask"].append(mask)
+                self._half_bits[phi_group(name)] += float(HALF_BITS * self.phi_size(name, value))
+        for key, parts in tables.items():
+            dtype = torch.float32 if "mask" in key else torch.long
+            flat = torch.cat(parts) if parts else torch.zeros(0, dtype=dtype)
+            self.register_buffer(f"_phi_{key}", flat, persistent=False)
+
+    def _phi_tensors(self) -> list[tuple[str, str, torch.Tensor, bool]]:
+        """(coder key, leaf, tensor, Gaussian-coded?) of every phi tensor, in coding order."""
+        out = []
         for prefix, coders in (
             ("grid_coders", self.grid_coders),
             ("layer_coders", self.layer_coders),
         ):
             for key, coder in coders.named_children():
-                local = values.setdefault(f"{prefix}.{key}", {})
                 for leaf, phi in coder.named_parameters():
-                    name = f"{prefix}.{key}.{leaf}"
-                    row, mask = rows.get(name), self.phi_mask(name)
-                    if row is None:  # stored as float16
-                        local[leaf] = half_ste(phi) if mask is None else half_ste(phi) * mask
-                        b = float(HALF_BITS * self.phi_size(name, phi))
-                    else:
-                        step = torch.exp(psi[row, 0])
-                        symbols = ste_round(phi / step)
-                        if mask is not None:
-                            symbols = symbols * mask
-                        local[leaf] = symbols * step
-                        if with_rate:
-                            mean, scale = psi[row, 1] / step, torch.exp(psi[row, 2]) / step
-                            b = gaussian_bits(symbols, mean, scale)
-                            b = (b if mask is None else b * mask).sum()
-                    if with_rate:
-                        group = phi_group(name)
-                        bits[group] = bits[group] + b
-        if with_rate:
-            bits["psi"] = bits["psi"] + HALF_BITS * self.psi.numel()
+                    coded = f"{prefix}.{key}.{leaf}" in self.psi_rows
+                    out.append((f"{prefix}.{key}", leaf, phi, coded))
+        return out
+
+    def _phi(self, with_rate: bool):
+        """Quantised phi grouped by coder (``{"layer_coders.k": {"log_step_out": ...}}``),
+        and (``with_rate``) the bits of phi by group, psi included (Sec. 3.3), else None.
+
+        Gaussian-coded tensors: ``round(phi / step) * step`` with the step of their psi row
+        (straight-through); the others float16 (straight-through). Both at once over the
+        flat tables of `_init_phi_layout`; masked taps are zero and cost nothing."""
+        psi = half_ste(self.psi)
+        tensors = self._phi_tensors()
+        coded = [t for _, _, t, is_coded in tensors if is_coded]
+        half = [t for _, _, t, is_coded in tensors if not is_coded]
+        step = torch.exp(psi[:, 0])
+        symbols = coded_values = None
+        if coded:
+            entry_step = step[self._phi_row]
+            symbols = ste_round(torch.cat([t.reshape(-1) for t in coded]) / entry_step)
+            symbols = symbols * self._phi_mask
+            coded_values = iter((symbols * entry_step).split([t.numel() for t in coded]))
+        if half:
+            flat = half_ste(torch.cat([t.reshape(-1) for t in half])) * self._phi_half_mask
+            half_values = iter(flat.split([t.numel() for t in half]))
+        values: dict[str, dict[str, torch.Tensor]] = {key: {} for key, _, _, _ in tensors}
+        for key, leaf, t, is_coded in tensors:
+            values[key][leaf] = next(coded_values if is_coded else half_values).view(t.shape)
+        if not with_rate:
+            return values, None
+        bits = {g: self.psi.new_tensor(b) for g, b in self._half_bits.items()}
+        bits["psi"] = bits["psi"] + HALF_BITS * self.psi.numel()
+        if coded:
+            mean = (psi[:, 1] / step)[self._phi_row]
+            scale = (torch.exp(psi[:, 2]) / step)[self._phi_row]
+            entry_bits = gaussian_bits(symbols, mean, scale) * self._phi_mask
+            by_group = (
+                entry_bits.new_zeros(len(_PHI_GROUPS), dtype=torch.float64)
+                .index_add(0, self._phi_group, entry_bits.double())
+                .to(entry_bits.dtype)
+            )  # float64: a serial float32 sum drifts by bits
+            for i, group in enumerate(_PHI_GROUPS):
+                bits[group] = bits[group] + by_group[i]
         return values, bits
 
     # --- theta
 
-    def _rounding(self) -> Rounding:
-        return self.rounding if self.training else Rounding("hard")
+    @property
+    def rounding(self) -> tuple[Rounding, Rounding]:
+        """The training surrogates of (grids, layers); setting one `Rounding` sets both."""
+        return self.grid_rounding, self.layer_rounding
+
+    @rounding.setter
+    def rounding(self, value: Rounding | tuple[Rounding, Rounding]) -> None:
+        self.grid_rounding, self.layer_rounding = (
+            value if isinstance(value, tuple) else (value, value)
+        )
 
     def quantized(self, with_rate: bool = False):
         """``(values, bits)``: quantised network parameters by name, and (``with_rate``) the
-        bits of every group as 0-d tensors (else None)."""
+        bits of every group as 0-d tensors (else None).
+
+        All of theta is rounded by one call of the surrogate: layers as their flattened
+        ``(rows, cols)`` matrices, grids in block layout, each divided by its step (eqs. 3,
+        5); the rate of all layers is one `gaussian_bits` call on the same flat vector."""
         phi, phi_bits = self._phi(with_rate)
-        rounding = self._rounding()
         params = dict(self.net.named_parameters())
-        values = {}
-        bits = None
-        if with_rate:
-            zero = params[self.grid_names[0]].new_zeros(())
-            bits = {"grids": zero, "layers": zero, **phi_bits}
-        for i, (name, coder) in enumerate(zip(self.grid_names, self.grid_coders, strict=True)):
-            local = phi[f"grid_coders.{i}"]
-            layout = coder.layout
-            log_steps = local.get("log_steps", coder.log_steps)
-            step = torch.exp(layout.broadcast(log_steps))
-            symbols = rounding(layout.to_blocks(params[name]) / step) * coder.valid
-            values[name] = layout.from_blocks(symbols * step)
-            if with_rate:
-                bits["grids"] = bits["grids"] + self._grid_bits(coder, local, symbols, step)
+        parts, log_steps = [], []
         for name in self.layer_names:
             coder = self.layer_coders[layer_key(name)]
-            local = phi[f"layer_coders.{layer_key(name)}"]
-            value = params[name]
-            matrix = value.reshape(coder.rows, coder.cols)
-            step = torch.exp(coder.log_step(local))
-            symbols = rounding(matrix / step)
-            values[name] = (symbols * step).reshape(value.shape)
-            if with_rate:
-                mean, log_scale = coder.model(local)
-                scale = torch.exp(log_scale) / step
-                bits["layers"] = bits["layers"] + gaussian_bits(symbols, mean / step, scale).sum()
+            parts.append(params[name].reshape(-1))
+            log_step = coder.log_step(phi[f"layer_coders.{layer_key(name)}"])
+            log_steps.append(log_step.expand(coder.rows, coder.cols).reshape(-1))
+        for i, (name, coder) in enumerate(zip(self.grid_names, self.grid_coders, strict=True)):
+            layout = coder.layout
+            log_step = phi[f"grid_coders.{i}"].get("log_steps", coder.log_steps)
+            blocks = layout.to_blocks(params[name])
+            parts.append(blocks.reshape(-1))
+            log_steps.append(layout.broadcast(log_step).expand_as(blocks).reshape(-1))
+        sizes = [p.numel() for p in parts]
+        step = torch.exp(torch.cat(log_steps))
+        scaled = torch.cat(parts) / step
+        n_layers = len(self.layer_names)
+        layer_size = sum(sizes[:n_layers])
+        grid_rounding, layer_rounding = self.rounding if self.training else (HARD, HARD)
+        if grid_rounding == layer_rounding:
+            symbols = layer_rounding(scaled)
+        else:
+            symbols = torch.cat(
+                [layer_rounding(scaled[:layer_size]), grid_rounding(scaled[layer_size:])]
+            )
+        grid_symbols = [
+            s.view(c.valid.shape) * c.valid
+            for s, c in zip(symbols[layer_size:].split(sizes[n_layers:]), self.grid_coders,
+                            strict=True)
+        ]  # fmt: skip
+        grid_steps = step[layer_size:].split(sizes[n_layers:])
+        layer_values = (symbols[:layer_size] * step[:layer_size]).split(sizes[:n_layers])
+        values = {
+            name: v.view(params[name].shape)
+            for name, v in zip(self.layer_names, layer_values, strict=True)
+        }
+        for name, coder, s, st in zip(
+            self.grid_names, self.grid_coders, grid_symbols, grid_steps, strict=True
+        ):
+            values[name] = coder.layout.from_blocks(s * st.view(s.shape))
+        if not with_rate:
+            return values, None
+        bits = {"grids": symbols.new_zeros(()), "layers": symbols.new_zeros(()), **phi_bits}
+        means, log_scales = [], []
+        for name in self.layer_names:
+            coder = self.layer_coders[layer_key(name)]
+            mean, log_scale = coder.model(phi[f"layer_coders.{layer_key(name)}"])
+            means.append(mean.expand(coder.rows, coder.cols).reshape(-1))
+            log_scales.append(log_scale.expand(coder.rows, coder.cols).reshape(-1))
+        if means:
+            layer_step = step[:layer_size]
+            scale = torch.exp(torch.cat(log_scales)) / layer_step
+            mean = torch.cat(means) / layer_step
+            bits["layers"] = gaussian_bits(symbols[:layer_size], mean, scale).sum()
+        for i, (coder, s, st) in enumerate(
+            zip(self.grid_coders, grid_symbols, grid_steps, strict=True)
+        ):
+            step_blocks = st.view(s.shape)[:, :, :1, :1, :1]
+            local = phi[f"grid_coders.{i}"]
+            bits["grids"] = bits["grids"] + self._grid_bits(coder, local, s, step_blocks)
         return values, bits
 
     @staticmethod
