@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from inrcodec.nets import HiNeRV, count_parameters, macs_per_frame, preset
-from inrcodec.nets.hinerv import PRESETS
+from inrcodec.nets.hinerv import PRESETS, size_class
 
 FAMILIES = ("hinerv-tiny", "nvrc-tiny")
 
@@ -195,3 +195,15 @@ def test_every_preset_resolves():
     for name in PRESETS:
         config = preset(name, 3, 50, 70)
         assert config.grid_size[1] * config.total_stride >= 50
+
+
+def test_cpu_presets_keep_only_grid_levels_with_four_positions_a_side():
+    # nvrc-cpu at 176x144: grid (T, 9, 11) halved per level; the 4th level would be 1x1x1
+    assert [preset("nvrc-cpu", t, 144, 176).grid_levels for t in (8, 32, 600)] == [1, 2, 2]
+    assert preset("nvrc-cpu", 600, 1080, 1920).grid_levels == 4  # large videos keep all four
+    assert preset("nvrc-s2", 8, 144, 176).grid_levels == 4  # paper presets are untouched
+    assert preset("hinerv-cpu", 32, 144, 176).grid_levels == 2
+    assert size_class("nvrc-cpu-xs") == size_class("hinerv-cpu") == "cpu"
+    assert (size_class("nvrc-tiny"), size_class("nvrc-s2")) == ("tiny", "paper")
+    widths = [preset(f"nvrc-cpu{s}", 32, 144, 176).channels[0] for s in ("-xs", "-s", "", "-l")]
+    assert widths == [24, 32, 48, 64]

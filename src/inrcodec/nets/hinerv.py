@@ -128,10 +128,14 @@ _NVRC_SIZES = {
     "s3": ((512, 256, 128, 64), 4, 16),
     "s4": ((768, 384, 192, 96), 8, 32),
 }
-# Scaled-down members of each family for CPU work (`-cpu`) and tests (`-tiny`):
+# Scaled-down members of each family for CPU work (`-cpu-xs` ... `-cpu-l`, the CPU rate
+# points' sizes) and tests (`-tiny`):
 # name -> (channels per stage, depths, grid channels, local grid channels).
 _SMALL_SIZES = {
+    "cpu-xs": ((24, 12, 6, 3), (2, 2, 2, 1), 2, 4),
+    "cpu-s": ((32, 16, 8, 4), (2, 2, 2, 1), 2, 4),
     "cpu": ((48, 24, 12, 6), (2, 2, 2, 1), 2, 4),
+    "cpu-l": ((64, 32, 16, 8), (2, 2, 2, 1), 2, 4),
     "tiny": ((8, 8, 4, 4), (1, 1, 1, 1), 1, 2),
 }
 
@@ -139,6 +143,12 @@ PRESETS = (
     *(f"hinerv-{k}" for k in (*_HINERV_SIZES, *_SMALL_SIZES)),
     *(f"nvrc-{k}" for k in (*_NVRC_SIZES, *_SMALL_SIZES)),
 )
+
+
+def size_class(name: str) -> str:
+    """ "paper", "cpu" (the ``-cpu*`` presets) or "tiny" (tests): the defaults follow it."""
+    size = name.partition("-")[2]
+    return "paper" if size not in _SMALL_SIZES else "tiny" if size == "tiny" else "cpu"
 
 
 def _halving(c: int, n: int = 4) -> tuple[int, ...]:
@@ -150,10 +160,11 @@ def preset(name: str, frames: int, height: int, width: int) -> HiNeRVConfig:
     """The configuration `name` (see `PRESETS`) for a video of this size.
 
     ``hinerv-{s,m,l,xl,xxl}``: HiNeRV's UVG configurations; ``nvrc-{s1..s4}``: NVRC Table 5;
-    ``{hinerv,nvrc}-cpu``: the same families scaled down for CPU training (a few 1e4-1e5
-    parameters at 176x144); ``{hinerv,nvrc}-tiny``: for tests. The input grid's spatial size is
-    the padded frame size over the total stride (45x80 at 1080p for NVRC, 18x32 for HiNeRV);
-    its temporal size follows `temporal_grid_size`. Local grids have one slice per frame.
+    ``{hinerv,nvrc}-cpu{-xs,-s,,-l}``: the same families scaled down for CPU training (24 to
+    64 channels, a few 1e4-1e5 parameters at 176x144); ``{hinerv,nvrc}-tiny``: for tests. The
+    input grid's spatial size is the padded frame size over the total stride (45x80 at 1080p
+    for NVRC, 18x32 for HiNeRV); its temporal size follows `temporal_grid_size`. Local grids
+    have one slice per frame.
     """
     family, _, size = name.partition("-")
     if name not in PRESETS:
@@ -182,6 +193,14 @@ def preset(name: str, frames: int, height: int, width: int) -> HiNeRVConfig:
         stem_kernel, stem_on_grids, frames_per_slice = (3, 3, 3), True, 3
         grid_levels, grid_ratios = 4, (2.0, 2.0, 2.0, 0.5)
     stride = math.prod(strides)
+    grid_size = (
+        temporal_grid_size(frames, frames_per_slice),
+        _padded(height, stride) // stride,
+        _padded(width, stride) // stride,
+        grid_c,
+    )
+    if size_class(name) == "cpu":
+        grid_levels = _useful_levels(grid_size, grid_ratios, grid_levels)
     return HiNeRVConfig(
         name=name,
         channels=tuple(channels),
@@ -191,12 +210,7 @@ def preset(name: str, frames: int, height: int, width: int) -> HiNeRVConfig:
         kernel=3,
         stem_kernel=stem_kernel,
         stem_on_grids=stem_on_grids,
-        grid_size=(
-            temporal_grid_size(frames, frames_per_slice),
-            _padded(height, stride) // stride,
-            _padded(width, stride) // stride,
-            grid_c,
-        ),
+        grid_size=grid_size,
         grid_levels=grid_levels,
         grid_ratios=grid_ratios,
         local_grid_size=(frames, local_c),
@@ -204,6 +218,25 @@ def preset(name: str, frames: int, height: int, width: int) -> HiNeRVConfig:
         local_grid_ratios=(2.0, 0.5),
         local_grid_stage_ratio=0.5,
     )
+
+
+#: A grid level of the CPU presets exists only if its T, H and W all have this many positions.
+MIN_LEVEL_SIZE = 4
+
+
+def _useful_levels(size: tuple[int, ...], ratios: tuple[float, ...], levels: int) -> int:
+    """How many of `levels` grid levels have at least `MIN_LEVEL_SIZE` positions per axis (at
+    least one). A coarser level of a small video is nearly a constant (NVRC's fourth level of
+    a 176x144 clip is 1x1x1), yet the stem gives it as many weights per channel as the finest,
+    and its channels double at every level: 31 K of `nvrc-cpu`'s 101 K parameters at 176x144
+    served two such levels, and dropping them measured better (docs/nvrc.md)."""
+    for j in range(levels, 0, -1):
+        if all(
+            int(s / r ** (j - 1)) >= MIN_LEVEL_SIZE
+            for s, r in zip(size[:3], ratios[:3], strict=True)
+        ):
+            return j
+    return 1
 
 
 # ----------------------------------------------------------------------------- geometry

@@ -35,7 +35,7 @@ from inrcodec.codecs.header import format_of, header_of
 from inrcodec.io import Video, VideoFormat, rgb_to_video
 from inrcodec.io.chroma import downsample_chroma
 from inrcodec.io.colour import quantize as quantize_codes
-from inrcodec.nets.hinerv import PRESETS, HiNeRV
+from inrcodec.nets.hinerv import PRESETS, HiNeRV, size_class
 from inrcodec.nets.hinerv import preset as network_preset
 
 from ..base import CodecError, CodedResult, TrainedCodec
@@ -55,9 +55,10 @@ PRUNE_LAYER_WEIGHT = 0.5
 QUANT_NOISE = 0.9
 QUANT_LR_SCALE = 0.1
 DEFAULT_BITS = 6
-#: Total steps of the three stages for the scaled-down presets when no budget is given. The
-#: CPU presets' budget keeps `make demo` (32 frames of 176x144, 2 cores) under 10 minutes.
-DEFAULT_STEPS = {"hinerv-cpu": 3000, "nvrc-cpu": 3000, "hinerv-tiny": 13, "nvrc-tiny": 13}
+#: Total steps of the three stages for the scaled-down presets when no budget is given, by
+#: `size_class`: the CPU presets get NVRC's CPU budget (the same steps, a little less time
+#: per step as there is no rate term), on whole frames (`preset_training`).
+DEFAULT_STEPS = {"cpu": 3000, "tiny": 13}
 
 
 class HiNeRVCodecError(CodecError):
@@ -111,17 +112,19 @@ def encode(
     (NVRC eq. 11); ``train_options``: more `TrainConfig` fields (``lr``, ``patch_size``, ...).
     ``run_dir`` keeps each stage's checkpoint; with ``resume`` an interrupted encode continues.
     """
-    from .train import TrainConfig, VideoTarget, fit
+    from .train import TrainConfig, VideoTarget, fit, preset_training
 
     _check_options(preset, bits, space, video)
     started = time.perf_counter()
     frames, height, width = video.num_frames, video.height, video.width
     config = network_preset(preset, frames, height, width)
-    if steps is None and preset in DEFAULT_STEPS:
-        steps = DEFAULT_STEPS[preset]
+    if steps is None:
+        steps = DEFAULT_STEPS.get(size_class(preset))
     plan = stage_steps(steps) if steps is not None else None
     target = VideoTarget.from_video(video, space=space)
-    base = dict(device=device, seed=seed, loss=space, **train_options)
+    base = dict(
+        device=device, seed=seed, loss=space, **{**preset_training(preset), **train_options}
+    )
     try:
         configs = {
             name: TrainConfig(
