@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
 from inrcodec.cli import main
-from inrcodec.codecs.hinerv.train import RateTerm
+from inrcodec.codecs.hinerv.train import RateTerm, VideoTarget, reconstruct
 from inrcodec.codecs.nvrc.train import (
     ABLATIONS,
     NVRCError,
     Schedule,
     build,
+    default_schedule,
     rate_point,
     train,
 )
@@ -53,12 +55,38 @@ def test_alternating_schedule_marks_every_ninth_step():
 
 def test_schedule_anneals_as_the_paper():
     schedule = Schedule()
-    first, last = schedule.rounding("stage1", 0, 100), schedule.rounding("stage1", 99, 100)
+    (first, first_layers), (last, _) = (schedule.rounding("stage1", s, 100) for s in (0, 99))
     assert (first.mode, first.temperature, first.noise) == ("soft", 0.5, 2.0)
+    assert first_layers == first  # the paper: the same surrogate on grids and layers
     assert (last.temperature, last.noise) == pytest.approx((0.3, 1.0))
-    assert schedule.rounding("stage2", 0, 10).ratio == 0.5
-    assert schedule.rounding("stage2", 9, 10).ratio == 1.0
+    assert [r.ratio for r in schedule.rounding("stage2", 0, 10)] == [0.5, 0.5]
+    assert schedule.rounding("stage2", 9, 10)[1].ratio == 1.0
     assert schedule.stage_steps(390) == {"stage1": 360, "stage2": 30}
+
+
+def test_cpu_schedule_fits_in_float_first_then_rounds_layers_straight_through():
+    schedule = default_schedule("nvrc-cpu")
+    assert default_schedule("nvrc-s2") == Schedule()  # paper presets: the paper's schedule
+    assert schedule.stage_steps(2000) == {"stage0": 1600, "stage1": 370, "stage2": 30}
+    grids, layers = schedule.rounding("stage1", 0, 100)
+    assert (grids.mode, layers.mode) == ("soft", "ste")
+    assert schedule.rounding("stage2", 0, 10)[1].mode == "quant-noise"
+    with pytest.raises(NVRCError, match="at least 3"):
+        schedule.stage_steps(2)
+
+
+def test_stage0_fits_the_network_alone_in_float_before_the_rate_stages(clip):
+    size = (clip.num_frames, clip.height, clip.width)
+    frames = VideoTarget.from_video(clip).frames
+    untrained = reconstruct(build(size, "nvrc-tiny").net, clip.num_frames)
+    untrained_psnr = -10 * torch.log10(torch.mean((untrained - frames) ** 2)).item()
+    schedule = replace(default_schedule("nvrc-tiny"), alternate=0)
+    result = train(clip, "nvrc-tiny", 1.0, steps=30, schedule=schedule, progress=False,
+                   device="cpu")  # fmt: skip
+    assert list(result.stages) == ["stage0", "stage1", "stage2"]
+    assert result.stages["stage0"].rate is None and result.stages["stage1"].rate is not None
+    assert result.stages["stage0"].psnr > untrained_psnr + 1  # it fitted
+    assert [result.stages[s].steps for s in result.stages] == [24, 5, 1]
 
 
 def test_resume_of_a_finished_run_loads_it(clip, tmp_path):
@@ -86,7 +114,8 @@ def test_every_ablation_trains(clip):
 def test_rate_points_and_bad_requests(clip):
     assert rate_point(1, "rgb") == ("nvrc-s2", 1.0)
     assert rate_point("6", "yuv") == ("nvrc-s4", 1024.0)
-    assert rate_point("cpu1", "rgb")[0] == "nvrc-cpu"
+    assert rate_point("cpu1", "rgb") == ("nvrc-cpu-xs", 4.0)
+    assert rate_point("cpu4", "yuv") == ("nvrc-cpu-l", 1024.0)
     for bad in ("7", "cpu9", "x"):
         with pytest.raises(NVRCError):
             rate_point(bad)
