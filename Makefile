@@ -23,8 +23,9 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 
-# NVRC (R + lambda D training with learned quantisation and entropy models, then the real
-# bitstream) on the bundled clip at the CPU rate point cpu2 (nvrc-cpu, lambda 1/4): encode
+# NVRC (a float fit, then R + lambda D training with learned quantisation and entropy models,
+# then the real bitstream) on the bundled clip at the CPU rate point cpu2 (nvrc-cpu-s,
+# lambda 8): encode
 # (prints bytes, bpp, PSNR, MS-SSIM, the rate split by group, time), decode (prints its time),
 # then measure the decoded file against the source.
 demo: $(STAMP)

@@ -1,41 +1,43 @@
 """NVRC's ablation study (Kwan et al. 2024, Sec. 4.4, Table 3) at CPU scale: BD-rate (PSNR) of
 each variant against the full NVRC. Run by hand (not part of CI):
 
-    .venv/bin/python benchmarks/bench_nvrc_ablation.py [--preset nvrc-cpu] [--frames 16] \
-        [--lambdas 0.0625 0.25 1 4] [--variants full v1 v2 v3 v4 v5] [--steps 800] [--jobs 2] \
-        [--out nvrc_ablation.jsonl] [--space rgb] [--device cpu]
+    .venv/bin/python benchmarks/bench_nvrc_ablation.py [--video CLIP.y4m] [--frames 32] \
+        [--points cpu1 cpu2 cpu3 cpu4] [--variants full v1 v2 v3 v4 v5] [--steps 3000] \
+        [--jobs 2] [--out nvrc_ablation.jsonl] [--space rgb] [--device cpu]
 
 Variants (`inrcodec.codecs.nvrc.train.ABLATIONS`): V1 per-tensor Gaussian for the layers, V2
 per-level Gaussian for the grids, V3 both, V4 phi_quant / phi_em stored as float16 instead of
 entropy coded, V5 fixed grid quantisation steps (log-step -4), and ``no-alternating`` (R + lambda
-D at every step; the paper reports "almost no impact", no number). Every (variant, lambda) pair is
-one training run of ``--steps`` steps (both stages, split 360:30) on the first ``--frames`` frames
-of the clip, all from the same seed; the paper used two UVG 1080p sequences, four rate points
-and the full schedule, so expect the signs, not the magnitudes, to carry over.
+D at every step; the paper reports "almost no impact", no number). Every (variant, rate point)
+pair is one training run of ``--steps`` steps (split as the preset's schedule splits them) on the
+first ``--frames`` frames of the clip, all from the same seed. Rate points are the CPU ones
+(``cpu1``-``cpu4``: network size and lambda together, as Table 6) or any ``PRESET:LAMBDA``. The
+paper used two UVG 1080p sequences, four rate points and the full schedule, so expect the signs,
+not the magnitudes, to carry over.
 
 Rates are the entropy models' estimates (eq. 9, true rounding) in bits per pixel, not file
-sizes: they stay estimates until the NVRC bitstream lands (which adds headers). PSNR is that of
-the video decoded from the quantised model, in the training space (``--space``).
+sizes (the file adds a few hundred bytes of headers, the same for every variant; the codec's
+file is within 0.5 % of the estimate). PSNR is that of the video decoded from the quantised
+model, in the training space (``--space``).
 
 Each finished run appends one JSON line to ``--out`` (one write, flushed and fsynced); on a
-restart the runs already there, with the same clip, frames, preset, space and steps, are
-skipped, so an interrupted benchmark resumes at run granularity. Runs go to ``--jobs`` spawned
-processes with one torch thread each.
+restart the runs already there, with the same clip, frames, space and steps, are skipped, so an
+interrupted benchmark resumes at run granularity. Runs go to ``--jobs`` spawned processes with
+one torch thread each.
 
-CPU budget: the defaults are 6 variants x 4 lambdas = 24 runs of 800 steps of nvrc-cpu on 16
-QCIF frames, about 2 minutes a run on one thread, some 25-30 minutes for the table with the
-default two jobs on two free cores. The lambdas are low because at this length the rate moves
-little: the learned steps and entropy parameters get one update in nine steps (K = 8).
+CPU budget: 6 variants x 4 rate points = 24 runs; at the default 3000 steps on the bundled clip
+(32 QCIF frames) a run takes 2-5 minutes on one thread, about an hour for the table on two free
+cores; docs/nvrc.md gives the measured table and its budget.
 
-Scale caveat: the grid context model is a fixed cost. The CPU presets shrink it (width 4,
-kernel 3: about 3k parameters for 4 levels, `SMALL_COMPRESSION`), but it still weighs about as
-much as nvrc-cpu's 1.5k grid values on 16 QCIF frames, where the paper's 1080p grids (2 M values)
-dwarf it; and at CPU widths every layer but a few falls back from dual-axis to single-axis or
-per-tensor models (rows and columns under 128 entries), so V1 changes little there.
+Scale caveat: at CPU widths every layer but a few falls back from dual-axis to single-axis or
+per-tensor models (rows and columns under 128 entries), so V1 changes little there; and the
+grid context model, although shrunk (`SMALL_COMPRESSION`), weighs about as much as a small
+clip's grid values, where the paper's 1080p grids (2 M values) dwarf it.
 Smoke test, about half a minute:
 
-    .venv/bin/python benchmarks/bench_nvrc_ablation.py --preset nvrc-tiny --frames 4 --steps 20 \
-        --lambdas 1 2 4 8 --variants full v4 --jobs 1 --out /tmp/smoke.jsonl
+    .venv/bin/python benchmarks/bench_nvrc_ablation.py --frames 4 --steps 20 \
+        --points nvrc-tiny:1 nvrc-tiny:2 nvrc-tiny:4 nvrc-tiny:8 --variants full v4 --jobs 1 \
+        --out /tmp/smoke.jsonl
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from inrcodec.bench.bdrate import BDRateError, bd_rate
-from inrcodec.codecs.nvrc.train import ABLATIONS
+from inrcodec.codecs.nvrc.train import ABLATIONS, NVRCError, rate_point
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 DEFAULT_VARIANTS = ("full", "v1", "v2", "v3", "v4", "v5")
@@ -65,12 +67,14 @@ DESCRIPTIONS = {
     "v4": "phi stored as float16",
     "v5": "fixed grid steps",
     "no-alternating": "R + lambda D every step",
+    "no-stage0": "no float fit first",
+    "soft-layers": "soft rounding + noise on layers",
 }
 #: Fields that must match for a line of ``--out`` to count as a finished run of this benchmark.
-CONFIG_KEYS = ("video", "frames", "preset", "space", "steps")
+CONFIG_KEYS = ("video", "frames", "space", "steps", "patch_target")
 
 
-def run_one(config: dict, variant: str, lam: float) -> dict:
+def run_one(config: dict, variant: str, point: tuple[str, float]) -> dict:
     """One training run in a worker process; returns its JSON record."""
     import torch
 
@@ -78,11 +82,12 @@ def run_one(config: dict, variant: str, lam: float) -> dict:
     from inrcodec.io import read_video
 
     torch.set_num_threads(1)
+    preset, lam = point
     video = read_video(config["video"], frames=config["frames"]).load()
     started = time.perf_counter()
     result = train(
         video,
-        config["preset"],
+        preset,
         lam,
         space=config["space"],
         ablation=variant,
@@ -90,12 +95,14 @@ def run_one(config: dict, variant: str, lam: float) -> dict:
         progress=False,
         device=config["device"],
         seed=0,
+        **({"patch_target": config["patch_target"]} if config["patch_target"] else {}),
     )
     seconds = time.perf_counter() - started
     report = result.report
     return {
         **{k: config[k] for k in CONFIG_KEYS},
         "variant": variant,
+        "preset": preset,
         "lambda": lam,
         "bpp": result.bpp,
         "psnr": result.psnr,
@@ -107,9 +114,9 @@ def run_one(config: dict, variant: str, lam: float) -> dict:
     }
 
 
-def load_results(path: Path, config: dict) -> dict[tuple[str, float], dict]:
-    """Finished runs of this configuration in ``path``: (variant, lambda) -> record."""
-    done: dict[tuple[str, float], dict] = {}
+def load_results(path: Path, config: dict) -> dict[tuple[str, tuple[str, float]], dict]:
+    """Finished runs of this configuration in ``path``: (variant, (preset, lambda)) -> record."""
+    done: dict[tuple[str, tuple[str, float]], dict] = {}
     if not path.exists():
         return done
     with path.open() as f:
@@ -122,7 +129,7 @@ def load_results(path: Path, config: dict) -> dict[tuple[str, float], dict]:
                 print(f"# {path}:{number}: skipping an unreadable line", file=sys.stderr)
                 continue
             if all(record.get(k) == config[k] for k in CONFIG_KEYS):
-                done[record["variant"], float(record["lambda"])] = record
+                done[record["variant"], (record["preset"], float(record["lambda"]))] = record
     return done
 
 
@@ -156,27 +163,25 @@ def monotone(curve: list[dict]) -> bool:
     return all(a["psnr"] < b["psnr"] for a, b in zip(curve, curve[1:], strict=False))
 
 
-def print_report(results: dict[tuple[str, float], dict], variants, lambdas) -> None:
+def print_report(results: dict, variants, points) -> None:
     print()
     print("Rates are the entropy models' estimates (eq. 9, true rounding) in bits per pixel,")
     print("not file sizes; PSNR is of the decoded quantised model, in the training space.")
     print()
-    print("| variant | lambda | bpp (estimated) | PSNR (dB) | seconds |")
-    print("|---|---|---|---|---|")
+    print("| variant | preset | lambda | bpp (estimated) | PSNR (dB) | seconds |")
+    print("|---|---|---|---|---|---|")
     for variant in variants:
-        for lam in lambdas:
-            r = results.get((variant, lam))
+        for preset, lam in points:
+            r = results.get((variant, (preset, lam)))
             if r is None:
-                print(f"| {variant} | {lam:g} | missing | missing | |")
+                print(f"| {variant} | {preset} | {lam:g} | missing | missing | |")
             else:
                 print(
-                    f"| {variant} | {lam:g} | {r['bpp']:.4f} | {r['psnr']:.2f} "
+                    f"| {variant} | {preset} | {lam:g} | {r['bpp']:.4f} | {r['psnr']:.2f} "
                     f"| {r['seconds']:.0f} |"
                 )
     curves = {
-        v: sorted(
-            (results[v, lam] for lam in lambdas if (v, lam) in results), key=lambda r: r["bpp"]
-        )
+        v: sorted((results[v, p] for p in points if (v, p) in results), key=lambda r: r["bpp"])
         for v in variants
     }
     print()
@@ -197,9 +202,11 @@ def print_report(results: dict[tuple[str, float], dict], variants, lambdas) -> N
             paper = PAPER_BD_RATE[variant]
             paper_cell = f"{paper:+.2f}%"
             agrees = "n/a" if value is None else ("yes" if (value > 0) == (paper > 0) else "no")
-        else:
+        elif variant in PAPER_NEAR_ZERO:
             paper_cell = '"~0" (no number)'
             agrees = "n/a (paper ~0)"
+        else:
+            paper_cell, agrees = "not in the paper", "-"
         print(f"| {label} | {cell} | {paper_cell} | {agrees} |")
     bumpy = [v for v, curve in curves.items() if not monotone(curve)]
     if bumpy:
@@ -210,17 +217,25 @@ def print_report(results: dict[tuple[str, float], dict], variants, lambdas) -> N
         )
 
 
+def parse_point(text: str, space: str) -> tuple[str, float]:
+    """A named rate point (`rate_point`) or ``PRESET:LAMBDA``."""
+    preset, sep, lam = text.partition(":")
+    if not sep:
+        return rate_point(text, space)
+    if not float(lam) > 0:
+        raise ValueError(f"lambda must be positive in {text!r}")
+    return preset, float(lam)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=SAMPLE)
-    parser.add_argument("--frames", type=int, default=16, help="first frames of the clip")
-    parser.add_argument("--preset", default="nvrc-cpu")
+    parser.add_argument("--frames", type=int, default=32, help="first frames of the clip")
     parser.add_argument(
-        "--lambdas",
-        type=float,
+        "--points",
         nargs="+",
-        default=[0.0625, 0.25, 1.0, 4.0],
-        help="rate points (lambda of eq. 8); CPU-scale values still to be finalised",
+        default=["cpu1", "cpu2", "cpu3", "cpu4"],
+        help="rate points: named (cpu1-cpu4, 1-6: `rate_point`) or PRESET:LAMBDA",
     )
     parser.add_argument(
         "--variants",
@@ -229,7 +244,10 @@ def main() -> int:
         choices=list(ABLATIONS),
         help="ablations of Table 3 (and no-alternating); `full` is the BD-rate anchor",
     )
-    parser.add_argument("--steps", type=int, default=800, help="total steps of both stages")
+    parser.add_argument("--steps", type=int, default=3000, help="total steps of all stages")
+    parser.add_argument(
+        "--patch-target", type=int, help="patch side (default: the preset's; 120: 72x88 patches)"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="parallel runs (1 thread each)")
     parser.add_argument("--out", type=Path, default=Path("nvrc_ablation.jsonl"))
     parser.add_argument("--device", default="cpu")
@@ -239,24 +257,25 @@ def main() -> int:
         parser.error("--jobs must be at least 1")
     if args.steps < 2:
         parser.error("--steps must be at least 2 (one per stage)")
-    if min(args.lambdas) <= 0:
-        parser.error("--lambdas must be positive")
+    try:
+        points = list(dict.fromkeys(parse_point(p, args.space) for p in args.points))
+    except (ValueError, NVRCError) as error:
+        parser.error(f"--points: {error}")
 
     variants = list(dict.fromkeys(args.variants))
-    lambdas = list(dict.fromkeys(float(lam) for lam in args.lambdas))
     config = {
         "video": str(args.video.resolve()),
         "frames": args.frames,
-        "preset": args.preset,
         "space": args.space,
         "steps": args.steps,
+        "patch_target": args.patch_target,
         "device": args.device,
     }
     results = load_results(args.out, config)
-    todo = [(v, lam) for v in variants for lam in lambdas if (v, lam) not in results]
-    skipped = len(variants) * len(lambdas) - len(todo)
+    todo = [(v, p) for v in variants for p in points if (v, p) not in results]
+    skipped = len(variants) * len(points) - len(todo)
     print(
-        f"# NVRC ablation: {args.preset}, {args.frames} frames of {args.video.name}, "
+        f"# NVRC ablation: {args.frames} frames of {args.video.name}, "
         f"{args.space}, {args.steps} steps a run, on {args.device}"
     )
     print(f"# {len(todo)} run(s) to do, {skipped} already in {args.out} (skipped)")
@@ -265,24 +284,25 @@ def main() -> int:
     if todo:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
-            futures = {pool.submit(run_one, config, v, lam): (v, lam) for v, lam in todo}
+            futures = {pool.submit(run_one, config, v, p): (v, p) for v, p in todo}
             for future in as_completed(futures):
-                variant, lam = futures[future]
+                variant, point = futures[future]
+                name = f"{point[0]} lambda={point[1]:g}"
                 try:
                     record = future.result()
                 except Exception as error:  # report and go on with the other runs
                     failed += 1
-                    print(f"# {variant} lambda={lam:g} failed: {error!r}", file=sys.stderr)
+                    print(f"# {variant} {name} failed: {error!r}", file=sys.stderr)
                     continue
                 append_record(args.out, record)
-                results[variant, lam] = record
+                results[variant, point] = record
                 print(
-                    f"# done {variant} lambda={lam:g}: {record['bpp']:.4f} bpp (estimated), "
+                    f"# done {variant} {name}: {record['bpp']:.4f} bpp (estimated), "
                     f"{record['psnr']:.2f} dB, {record['seconds']:.0f} s",
                     flush=True,
                 )
 
-    print_report(results, variants, lambdas)
+    print_report(results, variants, points)
     return 1 if failed else 0
 
 

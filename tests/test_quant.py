@@ -122,6 +122,14 @@ def test_hard_rounding_is_round():
     assert torch.equal(Rounding()(x), torch.round(x))
 
 
+def test_straight_through_rounding_codes_exactly_and_passes_the_gradient():
+    x = (torch.randn(100, generator=torch.Generator().manual_seed(4)) * 10).requires_grad_()
+    y = Rounding("ste")(x)
+    assert torch.equal(y.detach(), torch.round(x.detach()))  # the values that will be coded
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.ones(100))
+
+
 @pytest.mark.parametrize(("temperature", "a"), [(0.5, 2.0), (0.3, 1.0), (0.05, 1.5), (2.0, 1.0)])
 def test_soft_rounding_stays_near_x_and_its_rounding(temperature, a):
     torch.manual_seed(3)

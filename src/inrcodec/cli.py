@@ -301,7 +301,9 @@ def add_rate_options(parser, default_point: str | None) -> None:
         help="named rate point instead of --preset/--lambda: 1-6 (Table 6, paper presets) "
         f"or cpu1-cpu4 (CPU scale){default}",
     )
-    parser.add_argument("--ablation", default="full", help="full, v1-v5 or no-alternating")
+    parser.add_argument(
+        "--ablation", default="full", help="full, v1-v5, no-alternating, no-stage0, soft-layers"
+    )
 
 
 def nvrc_rate(args: argparse.Namespace, default_point: str | None) -> tuple[str, float]:

@@ -172,9 +172,9 @@ def patch_size_for(padded_height: int, padded_width: int, target: int = 120) -> 
     return side(padded_height), side(padded_width)
 
 
-#: The scaled-down (``-cpu``) presets train on whole frames up to this many pixels a side
+#: The scaled-down (``-cpu*``) presets train on whole frames up to this many pixels a side
 #: (measured on the bundled clip, 3000 steps: +1.8 dB for NVRC's float fit against 88x72
-#: patches, at a quarter less time per frame: no context is recomputed at patch borders);
+#: patches, at the same time per float step: no context is recomputed at patch borders);
 #: the paper presets keep the papers' 120x120 patches.
 CPU_PATCH_TARGET = 400
 

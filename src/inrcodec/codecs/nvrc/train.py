@@ -69,8 +69,9 @@ CPU_RATE_POINTS = {
             4: ("nvrc-cpu-l", 1024.0)},
 }  # fmt: skip
 
-#: Ablations of Table 3 (V1-V5) and Sec. 4.4's "no alternating optimisation":
-#: name -> (CompressionConfig overrides, Schedule overrides).
+#: Ablations of Table 3 (V1-V5), Sec. 4.4's "no alternating optimisation", and two of the CPU
+#: schedule's changes (`CPU_SCHEDULE`: no float stage 0; the paper's soft rounding and noise on
+#: the layers in stage 1): name -> (CompressionConfig overrides, Schedule overrides).
 ABLATIONS = {
     "full": ({}, {}),
     "v1": ({"layer_model": "gaussian"}, {}),
@@ -79,6 +80,8 @@ ABLATIONS = {
     "v4": ({"phi_coding": "half"}, {}),
     "v5": ({"learn_grid_steps": False}, {}),
     "no-alternating": ({}, {"alternate": 0}),
+    "no-stage0": ({}, {"stage0_epochs": 0.0}),
+    "soft-layers": ({}, {"layer_surrogate": "soft"}),
 }
 
 
