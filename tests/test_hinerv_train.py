@@ -262,28 +262,3 @@ def test_yuv_training_runs(video):
     assert math.isfinite(result.loss) and result.psnr > 0
     with pytest.raises(ValueError, match="loss"):
         fit(model, target, TrainConfig(steps=1), progress=False)
-
-
-def test_lr_scales_set_a_parameter_groups_learning_rate(target, tmp_path):
-    def run(**kwargs):
-        model = tiny_model()
-        frozen = list(model.stages[0].parameters())
-        config = TrainConfig(steps=6, lr=5e-3, checkpoint_every=3)
-        fit(model, target, config, progress=False, lr_scales=[(frozen, 0.0)], **kwargs)
-        return model, frozen
-
-    initial = weights(tiny_model())
-    model, frozen = run()
-    frozen_names = {n for n, p in model.named_parameters() if any(p is f for f in frozen)}
-    changed = {n for n, w in weights(model).items() if not torch.equal(w, initial[n])}
-    assert frozen_names and not frozen_names & changed
-    assert changed == set(initial) - frozen_names
-
-    def kill(step, total):
-        if step == 4:
-            raise Kill
-
-    with pytest.raises(Kill):  # killed after the checkpoint at step 3, then resumed
-        run(run_dir=tmp_path, callback=kill)
-    resumed, _ = run(run_dir=tmp_path, resume=True)
-    assert_same_weights(model, resumed)  # the optimizer's state came back group by group

@@ -139,8 +139,7 @@ def load_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer, tensors: 
             saved.setdefault(name, {})[key] = v
     named = list(model.named_parameters())
     mapping = _resolve(list(saved), [n for n, _ in named])
-    ordered = [p for group in optimizer.param_groups for p in group["params"]]
-    index = {id(p): i for i, p in enumerate(ordered)}  # state_dict numbers across groups
+    index = {id(p): i for i, p in enumerate(optimizer.param_groups[0]["params"])}
     sd = optimizer.state_dict()
     sd["state"] = {index[id(p)]: saved[mapping[n]] for n, p in named if n in mapping}
     optimizer.load_state_dict(sd)

@@ -404,7 +404,6 @@ def fit(
     progress: bool = True,
     callback: Callable[[int, int], None] | None = None,
     rate_term: RateTerm | None = None,
-    lr_scales: Sequence[tuple[Sequence[nn.Parameter], float]] = (),
 ) -> TrainResult:
     """Fit `model` (a `HiNeRV`) to `target`; returns the result, the model holds the weights.
 
@@ -418,8 +417,6 @@ def fit(
     `callback(step, total)` runs before each step (0-based), e.g. to anneal a Quant-Noise
     ratio; for exact resumption it must depend on `step` only. `rate_term` adds NVRC's rate
     (`RateTerm`): the loss becomes ``R + lambda D``, optimised alternately or jointly.
-    `lr_scales`: ``(parameters, scale)`` pairs whose learning rate is the schedule's times
-    `scale` (NVRC's compression parameters); every other parameter follows the schedule.
 
     The model moves to the configured device and stays there; `model.train()` is on while
     training, `model.eval()` after. Parametrizations and pruning masks keep working: the
@@ -442,12 +439,8 @@ def fit(
     plan = _Plan(positions, target.num_frames, batch, config.seed)
     total = config.steps or max(round(config.epochs * plan.steps_per_epoch), 1)
 
-    scaled = {id(p): scale for params, scale in lr_scales for p in params}
-    groups: dict[float, list] = {}
-    for p in model.parameters():
-        groups.setdefault(scaled.get(id(p), 1.0), []).append(p)
     optimizer = torch.optim.Adam(
-        [{"params": params, "lr_scale": scale} for scale, params in groups.items()],
+        model.parameters(),
         lr=config.lr_at(0, total),
         betas=config.betas,
         eps=config.eps,
@@ -516,7 +509,7 @@ def fit(
                 callback(step, total)
             lr = config.lr_at(step, total)
             for group in optimizer.param_groups:
-                group["lr"] = lr * group["lr_scale"]
+                group["lr"] = lr
                 group["weight_decay"] = config.weight_decay_at(step, total)
             t_idx, patch = plan(step)  # drawn on rate steps too: the batch order stays fixed
             weight = 1.0  # what the step's term is multiplied by (lambda, K): see `RateTerm`

@@ -249,10 +249,6 @@ class NVRC(nn.Module):
             n for n, _ in self.named_parameters() if n.startswith(("grid_coders.", "layer_coders."))
         ]
 
-    def compression_parameters(self) -> list[nn.Parameter]:
-        """phi and psi: every parameter that is not the network's."""
-        return [p for n, p in self.named_parameters() if not n.startswith("net.")]
-
     def phi_mask(self, name: str) -> torch.Tensor | None:
         """Which entries of phi tensor ``name`` exist: the causal taps of a context-model
         weight, broadcastable to it (the other taps are structurally zero and never coded);

@@ -108,7 +108,6 @@ class Schedule:
     noise: tuple[float, float] = (2.0, 1.0)  # Kumaraswamy a
     quant_noise: tuple[float, float] = (0.5, 1.0)
     alternate: int = 8  # K; 0: R + lambda D at every step
-    phi_lr: float = 1.0  # learning-rate multiplier of phi and psi (the compression parameters)
     layer_surrogate: str = "soft"  # stage 1 on theta_layer: "soft" (as the grids) or "ste"
 
     def __post_init__(self):
@@ -330,7 +329,6 @@ def train(
             config,
             callback=anneal,
             rate_term=RateTerm(model.rate, lam, schedule.alternate + 1),
-            lr_scales=[(model.compression_parameters(), schedule.phi_lr)],
             **fitting,
         )
     result.report = model.rate_report()
