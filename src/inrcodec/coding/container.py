@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BitstreamError
+from .fields import Flags, Table, UInt
 from .varint import ByteReader, encode_uvarint
 
 MAGIC = b"INRC"
@@ -43,25 +44,23 @@ class CodecId(enum.IntEnum):
     TECONERV = 3
 
 
-# Header fields, declared once for writer, reader and validation (Cool-chic style).
-# Integer fields, each one varint, in this order: (name, minimum, maximum).
-_INTEGER_FIELDS = (
-    ("width", 1, MAX_DIMENSION),
-    ("height", 1, MAX_DIMENSION),
-    ("frame_count", 1, MAX_FRAMES),
-    ("fps_num", 1, MAX_FPS_TERM),
-    ("fps_den", 1, MAX_FPS_TERM),
-    ("bit_depth", 8, 16),
+# Header fields, declared once for writer, reader and validation (Cool-chic style): the
+# integers, then the enumerated fields packed into ONE varint, the "format code".
+_HEADER_FIELDS = Table(
+    UInt("width", 1, MAX_DIMENSION),
+    UInt("height", 1, MAX_DIMENSION),
+    UInt("frame_count", 1, MAX_FRAMES),
+    UInt("fps_num", 1, MAX_FPS_TERM),
+    UInt("fps_den", 1, MAX_FPS_TERM),
+    UInt("bit_depth", 8, 16),
+    Flags(
+        "format code",
+        ("chroma_format", ("420", "444", "rgb"), 2),
+        ("color_matrix", ("bt601", "bt709"), 2),
+        ("color_range", ("limited", "full"), 1),
+        ("chroma_siting", ("left", "center", "topleft"), 2),
+    ),
 )
-# Enumerated fields, packed into ONE varint "format code", first field in the least
-# significant bits: (name, choices (code = position), bits reserved).
-_ENUM_FIELDS = (
-    ("chroma_format", ("420", "444", "rgb"), 2),
-    ("color_matrix", ("bt601", "bt709"), 2),
-    ("color_range", ("limited", "full"), 1),
-    ("chroma_siting", ("left", "center", "topleft"), 2),
-)
-_FORMAT_CODE_BITS = sum(bits for _, _, bits in _ENUM_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -84,43 +83,18 @@ class VideoHeader:
     chroma_siting: str = "left"
 
     def __post_init__(self) -> None:
-        for name, minimum, maximum in _INTEGER_FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{name} must be an int, got {value!r}")
-            if not minimum <= value <= maximum:
-                raise ValueError(f"{name} = {value} outside [{minimum}, {maximum}]")
-        for name, choices, _ in _ENUM_FIELDS:
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
+        self.to_bytes()  # raises ValueError on any value outside its limits
 
     def to_bytes(self) -> bytes:
         """The header's bytes: integer fields, then the format code (bitstream.md 2.1)."""
-        out = b"".join(encode_uvarint(getattr(self, name)) for name, _, _ in _INTEGER_FIELDS)
-        format_code, shift = 0, 0
-        for name, choices, bits in _ENUM_FIELDS:
-            format_code |= choices.index(getattr(self, name)) << shift
-            shift += bits
-        return out + encode_uvarint(format_code)
+        return _HEADER_FIELDS.write(_HEADER_FIELDS.values_of(self))
 
     @classmethod
     def read(cls, reader: ByteReader) -> VideoHeader:
         """Parse a header from ``reader``; raises BitstreamError if malformed."""
-        values = {
-            name: reader.uvarint(name, maximum, min_value=minimum)
-            for name, minimum, maximum in _INTEGER_FIELDS
-        }
-        format_code = reader.uvarint("format code", 2**_FORMAT_CODE_BITS - 1)
-        for name, choices, bits in _ENUM_FIELDS:
-            code = format_code & (2**bits - 1)
-            format_code >>= bits
-            if code >= len(choices):
-                raise BitstreamError(f"{name}: reserved code {code}")
-            values[name] = choices[code]
-        try:
-            return cls(**values)
-        except ValueError as error:
-            raise BitstreamError(f"invalid video header: {error}") from None
+        values: dict = {}
+        _HEADER_FIELDS.read(reader, values)
+        return cls(**values)
 
 
 @dataclass(frozen=True)
