@@ -17,8 +17,9 @@ import inrcodec
 from inrcodec.cli import main
 from inrcodec.codecs import get_codec
 from inrcodec.codecs.hinerv import compress
-from inrcodec.codecs.hinerv.bitstream import parameter_specs, read_payload
+from inrcodec.codecs.hinerv.bitstream import read_payload
 from inrcodec.codecs.hinerv.codec import decode, encode, stage_steps
+from inrcodec.codecs.network_section import parameter_specs
 from inrcodec.coding import BitstreamError, Container
 from inrcodec.io import convert_video
 from inrcodec.nets.hinerv import HiNeRV, preset

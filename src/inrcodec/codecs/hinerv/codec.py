@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from inrcodec.codecs.header import format_of, header_of
+from inrcodec.codecs.network_section import parameter_specs
 from inrcodec.io import Video, VideoFormat, rgb_to_video
 from inrcodec.io.chroma import downsample_chroma
 from inrcodec.io.colour import quantize as quantize_codes
@@ -40,13 +41,7 @@ from inrcodec.nets.hinerv import preset as network_preset
 
 from ..base import CodecError, CodedResult, TrainedCodec
 from . import compress
-from .bitstream import (
-    HiNeRVPayload,
-    QuantizedTensor,
-    parameter_specs,
-    read_payload,
-    write_payload,
-)
+from .bitstream import HiNeRVPayload, QuantizedTensor, read_payload, write_payload
 
 #: Reference stage lengths (cfgs/train/hinerv_1920x1080.txt): epochs of train, prune, quant.
 STAGE_EPOCHS = {"train": 300, "prune": 60, "quant": 30}

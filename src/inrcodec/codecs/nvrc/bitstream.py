@@ -1,8 +1,9 @@
 """The NVRC payload: the hierarchy of Sec. 3.3 as five container sections (docs/bitstream.md
-section 5, "NVRC payload").
+section 6, "NVRC payload").
 
-* tag 1, *model*: `CODING_VERSION`, the network configuration (as the HiNeRV payload writes
-  it), the training colour space and the `CompressionConfig` fields that shape the coding;
+* tag 1, *model* (`MODEL_FIELDS`): `CODING_VERSION`, the preset name, the training colour
+  space, the network configuration (`inrcodec.codecs.network_section`, as the HiNeRV payload
+  writes it) and the `CompressionConfig` fields that shape the coding;
 * tag 2, *psi*: float16 (log-step, mean, log-scale) of every Gaussian-coded phi tensor;
 * tag 3, *phi*: four parts, one per group of Fig. 4 (grid_quant, grid_em, layer_quant,
   layer_em), each the float16 values of the group's small tensors and one entropy-coded
@@ -27,14 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from inrcodec.codecs.hinerv.bitstream import (
-    MAX_NAME_BYTES,
-    MAX_PARAMETERS,
-    SPACES,
-    network_bytes,
-    parameter_specs,
-    read_name,
-    read_network,
+from inrcodec.codecs.network_section import (
+    NAME,
+    NETWORK,
+    SPACE,
+    checked_parameter_specs,
+    network_config,
+    network_values,
 )
 from inrcodec.coding import (
     BitstreamError,
@@ -44,7 +44,8 @@ from inrcodec.coding import (
     VideoHeader,
     encode_quantized,
 )
-from inrcodec.coding.varint import ByteReader, encode_svarint, encode_uvarint
+from inrcodec.coding.fields import Fixed, Flags, Table, Tuple, UInt
+from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.nets.hinerv import HiNeRV, HiNeRVConfig
 
 from .fixed_point import (
@@ -75,8 +76,36 @@ PHI_GROUPS = GROUPS[2:6]  # grid_quant, grid_em, layer_quant, layer_em
 MAX_BLOCK = 64
 MAX_CONTEXT_BLOCKS = 8
 MAX_MIN_AXIS = 2**20
-_LOG_STEP_FIXED = 16  # the fixed grid log-step of ablation V5, in 1/16
+MAX_LOG_STEP = 64  # the fixed grid log-step of ablation V5 lies in [-64, 64]
 MAX_SYMBOL = 2**22  # keeps every stream within the coder's 2**23-value support
+
+
+def _odd_context_kernel(values) -> str | None:
+    return None if values["context_kernel"] % 2 else "context kernel must be odd"
+
+
+#: The `CompressionConfig` fields that shape the coding.
+COMPRESSION_FIELDS = Table(
+    Tuple("block", *(UInt(axis, 1, MAX_BLOCK) for axis in "thw")),
+    UInt("min_axis", 1, MAX_MIN_AXIS),
+    UInt("context_width", 1, MAX_WIDTH),
+    UInt("context_kernel", 3, MAX_KERNEL),
+    UInt("context_blocks", 1, MAX_CONTEXT_BLOCKS),
+    Flags(
+        "coding flags",
+        ("grid_model", GRID_MODELS, 1),
+        ("layer_model", LAYER_MODELS, 1),
+        ("phi_coding", PHI_CODINGS, 1),
+        ("learn_grid_steps", (False, True), 1),
+    ),
+    Fixed("grid_log_step", -MAX_LOG_STEP, MAX_LOG_STEP, signed=True),
+    UInt("phi_min_size", 0, MAX_MIN_AXIS),
+    checks=(_odd_context_kernel,),
+)
+#: The model section (docs/bitstream.md 6.1).
+MODEL_FIELDS = Table(
+    UInt("coding_version", CODING_VERSION, CODING_VERSION), NAME, SPACE, NETWORK, COMPRESSION_FIELDS
+)
 
 
 @dataclass(frozen=True)
@@ -242,27 +271,9 @@ def _with_length(data: bytes) -> bytes:
 
 
 def _model_bytes(payload: NVRCPayload) -> bytes:
-    c = payload.compression
-    name = payload.config.name.encode("ascii")
-    if not payload.config.name.isascii() or len(name) > MAX_NAME_BYTES:
-        raise ValueError(f"preset name must be ASCII of at most {MAX_NAME_BYTES} bytes")
-    fixed_log_step = c.grid_log_step * _LOG_STEP_FIXED
-    if fixed_log_step != int(fixed_log_step):
-        raise ValueError(f"grid_log_step must be a multiple of 1/{_LOG_STEP_FIXED}")
-    flags = (
-        GRID_MODELS.index(c.grid_model)
-        | LAYER_MODELS.index(c.layer_model) << 1
-        | PHI_CODINGS.index(c.phi_coding) << 2
-        | int(c.learn_grid_steps) << 3
-    )
-    out = [encode_uvarint(CODING_VERSION), encode_uvarint(len(name)), name]
-    out.append(encode_uvarint(SPACES.index(payload.space)))
-    out.append(network_bytes(payload.config))
-    out += [encode_uvarint(b) for b in c.block]
-    out += [encode_uvarint(v) for v in (c.min_axis, c.context_width, c.context_kernel)]
-    out += [encode_uvarint(c.context_blocks), encode_uvarint(flags)]
-    out += [encode_svarint(int(fixed_log_step)), encode_uvarint(c.phi_min_size)]
-    return b"".join(out)
+    values = {"coding_version": CODING_VERSION, "space": payload.space}
+    values |= network_values(payload.config) | COMPRESSION_FIELDS.values_of(payload.compression)
+    return MODEL_FIELDS.write(values)
 
 
 def _phi_names(model: NVRC, group: str) -> list[str]:
@@ -370,50 +381,14 @@ def read_payload(data: bytes) -> tuple[VideoHeader, NVRCPayload, CodingPlan]:
 
 
 def _read_model(data: bytes) -> tuple[HiNeRVConfig, CompressionConfig, str]:
-    r = ByteReader(data)
-    version = r.uvarint("coding version")
-    if version != CODING_VERSION:
-        raise BitstreamError(f"unsupported NVRC coding version {version}")
-    name = read_name(r)
-    space = SPACES[r.uvarint("colour space", len(SPACES) - 1)]
-    config = read_network(r, name)
-    block = tuple(r.uvarint("block size", MAX_BLOCK, min_value=1) for _ in range(3))
-    min_axis = r.uvarint("min axis", MAX_MIN_AXIS, min_value=1)
-    width = r.uvarint("context width", MAX_WIDTH, min_value=1)
-    kernel = r.uvarint("context kernel", MAX_KERNEL, min_value=3)
-    if kernel % 2 == 0:
-        raise BitstreamError("context kernel must be odd")
-    depth = r.uvarint("context blocks", MAX_CONTEXT_BLOCKS, min_value=1)
-    flags = r.uvarint("coding flags", 15)
-    fixed_log_step = r.svarint("grid log-step", -64 * _LOG_STEP_FIXED, 64 * _LOG_STEP_FIXED)
-    phi_min_size = r.uvarint("phi minimum size", MAX_MIN_AXIS)
-    r.expect_end("model section")
-    compression = CompressionConfig(
-        block=block,
-        min_axis=min_axis,
-        context_width=width,
-        context_kernel=kernel,
-        context_blocks=depth,
-        grid_model=GRID_MODELS[flags & 1],
-        layer_model=LAYER_MODELS[flags >> 1 & 1],
-        phi_coding=PHI_CODINGS[flags >> 2 & 1],
-        learn_grid_steps=bool(flags >> 3 & 1),
-        grid_log_step=fixed_log_step / _LOG_STEP_FIXED,
-        phi_min_size=phi_min_size,
-    )
-    return config, compression, space
+    values = MODEL_FIELDS.parse(data, "model section")
+    compression = CompressionConfig(**{key: values[key] for key in COMPRESSION_FIELDS.keys})
+    return network_config(values), compression, values["space"]
 
 
 def _checked_structure(config, compression, header: VideoHeader) -> NVRC:
-    frames, height, width = header.frame_count, header.height, header.width
-    try:
-        specs = parameter_specs(config, frames, height, width)  # meta device: no allocation
-    except (ValueError, RuntimeError) as error:
-        raise BitstreamError(f"model: unusable configuration ({error})") from None
-    total = sum(math.prod(shape) for _, shape in specs)
-    if total > MAX_PARAMETERS:
-        raise BitstreamError(f"model: {total} parameters, more than {MAX_PARAMETERS}")
-    return structure(config, compression, frames, height, width)
+    checked_parameter_specs(config, header)  # meta device: no allocation
+    return structure(config, compression, header.frame_count, header.height, header.width)
 
 
 def _read_psi(data: bytes, rows: int) -> np.ndarray:
