@@ -41,20 +41,26 @@ class Field(Protocol):
 
 
 class _Scalar:
-    """A field of one value under one key; ``encode`` / ``decode`` take the field's label
-    (for errors) so that `Tuple` and `Counted` can use the kind for their entries."""
+    """A field of one value under one key. Errors name it by its ``label`` (the key if
+    empty); ``encode`` / ``decode`` take the name, so that `Tuple` and `Counted` can use the
+    kind for their entries."""
 
     key: str
+    label: str
 
     @property
     def keys(self) -> tuple[str, ...]:
         return (self.key,)
 
+    @property
+    def name(self) -> str:
+        return self.label or self.key
+
     def write(self, values: Values) -> bytes:
-        return self.encode(values[self.key], self.key)
+        return self.encode(values[self.key], self.name)
 
     def read(self, reader: ByteReader, values: dict[str, Any]) -> None:
-        values[self.key] = self.decode(reader, self.key)
+        values[self.key] = self.decode(reader, self.name)
 
     def encode(self, value: Any, label: str) -> bytes:
         raise NotImplementedError
@@ -78,6 +84,7 @@ class UInt(_Scalar):
     key: str
     low: int
     high: int
+    label: str = ""
 
     def encode(self, value: Any, label: str) -> bytes:
         return encode_uvarint(_checked_int(value, self.low, self.high, label))
@@ -93,6 +100,7 @@ class SInt(_Scalar):
     key: str
     low: int
     high: int
+    label: str = ""
 
     def encode(self, value: Any, label: str) -> bytes:
         return encode_svarint(_checked_int(value, self.low, self.high, label))
@@ -110,6 +118,7 @@ class Fixed(_Scalar):
     low: float
     high: float
     signed: bool = False
+    label: str = ""
 
     def _integer(self) -> UInt | SInt:
         kind = SInt if self.signed else UInt
@@ -134,6 +143,7 @@ class Choice(_Scalar):
 
     key: str
     choices: tuple
+    label: str = ""
 
     def encode(self, value: Any, label: str) -> bytes:
         if value not in self.choices:
@@ -150,6 +160,7 @@ class Raw(_Scalar):
 
     key: str
     size: int
+    label: str = ""
 
     def encode(self, value: Any, label: str) -> bytes:
         if not isinstance(value, bytes) or len(value) != self.size:
@@ -166,6 +177,7 @@ class Ascii(_Scalar):
 
     key: str
     max_bytes: int
+    label: str = ""
 
     def encode(self, value: Any, label: str) -> bytes:
         if not isinstance(value, str) or not value.isascii() or len(value) > self.max_bytes:
@@ -180,22 +192,22 @@ class Ascii(_Scalar):
 
 
 class Tuple(_Scalar):
-    """A tuple of ``len(entries)`` values, each written by its entry (own kind and limits;
-    the entry's key names it in errors, as ``key.entry``)."""
+    """A tuple of ``len(entries)`` values, each written by its entry (own kind and limits,
+    named ``name entry-name`` in errors)."""
 
-    def __init__(self, key: str, *entries: _Scalar):
-        self.key, self.entries = key, entries
+    def __init__(self, key: str, *entries: _Scalar, label: str = ""):
+        self.key, self.entries, self.label = key, entries, label
 
     def encode(self, value: Any, label: str) -> bytes:
-        if not isinstance(value, tuple) or len(value) != len(self.entries):
-            raise ValueError(f"{label} must be a tuple of {len(self.entries)} values")
+        if not isinstance(value, tuple | list) or len(value) != len(self.entries):
+            raise ValueError(f"{label} must be a sequence of {len(self.entries)} values")
         return b"".join(
-            entry.encode(v, f"{label}.{entry.key}")
+            entry.encode(v, f"{label} {entry.name}")
             for entry, v in zip(self.entries, value, strict=True)
         )
 
     def decode(self, reader: ByteReader, label: str) -> tuple:
-        return tuple(entry.decode(reader, f"{label}.{entry.key}") for entry in self.entries)
+        return tuple(entry.decode(reader, f"{label} {entry.name}") for entry in self.entries)
 
 
 class Counted:
@@ -214,17 +226,17 @@ class Counted:
         if len(lengths) != 1:
             raise ValueError(f"{', '.join(self.keys)} must have the same length")
         rows = lengths.pop()
-        out = [self.count.encode(rows, self.count.key)]
+        out = [self.count.encode(rows, self.count.name)]
         for row in range(rows):
-            out += [c.encode(values[c.key][row], f"{c.key}[{row}]") for c in self.columns]
+            out += [c.encode(values[c.key][row], f"{c.name}[{row}]") for c in self.columns]
         return b"".join(out)
 
     def read(self, reader: ByteReader, values: dict[str, Any]) -> None:
-        rows = self.count.decode(reader, self.count.key)
+        rows = self.count.decode(reader, self.count.name)
         entries: list[list] = [[] for _ in self.columns]
         for row in range(rows):
             for column, entry in zip(self.columns, entries, strict=True):
-                entry.append(column.decode(reader, f"{column.key}[{row}]"))
+                entry.append(column.decode(reader, f"{column.name}[{row}]"))
         values.update({c.key: tuple(e) for c, e in zip(self.columns, entries, strict=True)})
 
 

@@ -3,9 +3,9 @@ parameters or residuals (docs/bitstream.md section 7, "TeCoNeRV payload").
 
 Two sections in the shared container (codec id TECONERV):
 
-* tag 1, *setup*: the model's identity (a hash of its base parameters, and its name), the
-  clip length, the tubelet size, the overlap and fusion, the bit width, the residual mode and
-  keyframe interval, and the unique-parameter count of every HypoNeRV layer;
+* tag 1, *setup* (`SETUP_FIELDS`): the model's identity (a hash of its base parameters, and
+  its name), the clip length, the tubelet size, the overlap and fusion, the bit width, the
+  residual mode and keyframe interval, and the unique-parameter count of every HypoNeRV layer;
 * tag 2, *clips*: every clip, each prefixed with its byte length (so a reader can skip to a
   keyframe); a clip is, per tubelet position (row by row) and per layer with unique
   parameters, the tensor's float16 ``low`` and ``step`` (`inrcodec.quant.uniform`) and its
@@ -32,6 +32,8 @@ from inrcodec.coding import (
     encode_smallest,
     smallest_model,
 )
+from inrcodec.coding.container import MAX_DIMENSION
+from inrcodec.coding.fields import Ascii, Choice, Counted, Raw, Table, Tuple, UInt
 from inrcodec.coding.smallest import coded_bytes
 from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.quant.uniform import MAX_BITS, MIN_BITS
@@ -45,9 +47,41 @@ RESIDUALS = ("none", "first", "previous")
 HASH_BYTES = 16
 MAX_NAME_BYTES = 64
 MAX_CLIP_FRAMES = 256
+MAX_KEYFRAME_INTERVAL = 2**20
 MAX_LAYERS = 64
 MAX_UNIQUE = 2**24  # unique parameters of one layer
 MIN_TENSOR_BYTES = 6  # low, step, length, model code: every tensor costs at least this
+_AXES = ("height", "width")
+
+
+def _overlap_within_tube(values) -> str | None:
+    for axis, overlap, size in zip(_AXES, values["overlap"], values["tube"], strict=True):
+        if overlap >= size:
+            return f"overlap {axis}: {overlap}, not smaller than the tubelet ({size})"
+    return None
+
+
+def _some_unique_parameters(values) -> str | None:
+    return None if any(values["unique_counts"]) else "setup: no layer has unique parameters"
+
+
+#: The setup section (docs/bitstream.md 7.1); the keys are `TeCoNeRVStream` fields.
+SETUP_FIELDS = Table(
+    Raw("model_hash", HASH_BYTES, "model hash"),
+    Ascii("model_name", MAX_NAME_BYTES, "model name"),
+    UInt("clip_frames", 1, MAX_CLIP_FRAMES, "clip frames"),
+    Tuple("tube", *(UInt(axis, 1, MAX_DIMENSION) for axis in _AXES), label="tubelet"),
+    Tuple("overlap", *(UInt(axis, 0, MAX_DIMENSION - 1) for axis in _AXES)),
+    Choice("fusion", FUSIONS),
+    UInt("bits", MIN_BITS, MAX_BITS),
+    Choice("residual", RESIDUALS, "residual mode"),
+    UInt("keyframe_interval", 0, MAX_KEYFRAME_INTERVAL, "keyframe interval"),
+    Counted(
+        UInt("layers", 1, MAX_LAYERS),
+        UInt("unique_counts", 0, MAX_UNIQUE, "unique parameters of layer"),
+    ),
+    checks=(_overlap_within_tube, _some_unique_parameters),
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +93,7 @@ class CodedTensor:
     step: np.float16
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TeCoNeRVStream:
     """Everything a TeCoNeRV decoder needs besides the video header and the model."""
 
@@ -94,7 +128,7 @@ def clip_count(frames: int, clip_frames: int) -> int:
 
 def write_stream(stream: TeCoNeRVStream, header: VideoHeader) -> bytes:
     """The complete file: container with the setup and clips sections."""
-    _check_setup(stream)
+    setup = SETUP_FIELDS.write(SETUP_FIELDS.values_of(stream))
     positions = stream.tiling(header).count
     counts = [n for n in stream.unique_counts if n]
     if len(stream.clips) != clip_count(header.frame_count, stream.clip_frames):
@@ -109,7 +143,7 @@ def write_stream(stream: TeCoNeRVStream, header: VideoHeader) -> bytes:
                 parts.append(_tensor_bytes(tensor, count, stream.bits))
         data = b"".join(parts)
         clips.append(encode_uvarint(len(data)) + data)
-    sections = [(SETUP_TAG, _setup_bytes(stream)), (CLIPS_TAG, b"".join(clips))]
+    sections = [(SETUP_TAG, setup), (CLIPS_TAG, b"".join(clips))]
     return Container(CodecId.TECONERV, header, sections).to_bytes()
 
 
@@ -122,40 +156,6 @@ def _tensor_bytes(tensor: CodedTensor, count: int, bits: int) -> bytes:
     side = np.array([tensor.low, tensor.step], dtype="<f2").tobytes()
     coded = encode_smallest(symbols)
     return side + encode_uvarint(len(coded)) + coded
-
-
-def _setup_bytes(s: TeCoNeRVStream) -> bytes:
-    name = s.model_name.encode("ascii")
-    fields = [
-        s.clip_frames,
-        *s.tube,
-        *s.overlap,
-        FUSIONS.index(s.fusion),
-        s.bits,
-        RESIDUALS.index(s.residual),
-        s.keyframe_interval,
-        len(s.unique_counts),
-        *s.unique_counts,
-    ]
-    out = [s.model_hash, encode_uvarint(len(name)), name]
-    return b"".join(out) + b"".join(encode_uvarint(v) for v in fields)
-
-
-def _check_setup(s: TeCoNeRVStream) -> None:
-    if len(s.model_hash) != HASH_BYTES:
-        raise ValueError(f"the model hash must have {HASH_BYTES} bytes")
-    if not s.model_name.isascii() or len(s.model_name) > MAX_NAME_BYTES:
-        raise ValueError(f"model name must be ASCII of at most {MAX_NAME_BYTES} bytes")
-    if s.fusion not in FUSIONS or s.residual not in RESIDUALS:
-        raise ValueError(f"fusion must be one of {FUSIONS}, residual one of {RESIDUALS}")
-    if not MIN_BITS <= s.bits <= MAX_BITS:
-        raise ValueError(f"bits must lie in [{MIN_BITS}, {MAX_BITS}]")
-    if not (1 <= s.clip_frames <= MAX_CLIP_FRAMES and 1 <= len(s.unique_counts) <= MAX_LAYERS):
-        raise ValueError("clip length or layer count out of range")
-    if not any(s.unique_counts) or max(s.unique_counts) > MAX_UNIQUE:
-        raise ValueError("unique parameter counts out of range")
-    if any(not 0 <= o < t for o, t in zip(s.overlap, s.tube, strict=True)):
-        raise ValueError("the overlap must be smaller than the tubelet")
 
 
 # ----------------------------------------------------------------------------------- reader
@@ -202,39 +202,7 @@ def _read_tensor(reader: ByteReader, count: int, bits: int, name: str) -> CodedT
 
 def read_setup(data: bytes) -> TeCoNeRVStream:
     """The setup section (with no clips), checked against sane limits."""
-    r = ByteReader(data)
-    model_hash = bytes(r.take(HASH_BYTES, "model hash"))
-    raw = bytes(r.take(r.uvarint("model name length", MAX_NAME_BYTES), "model name"))
-    if not raw.isascii():
-        raise BitstreamError("model name: not ASCII")
-    clip_frames = r.uvarint("clip frames", MAX_CLIP_FRAMES, min_value=1)
-    tube = tuple(r.uvarint(f"tubelet {axis}", 16384, min_value=1) for axis in ("height", "width"))
-    overlap = tuple(
-        r.uvarint(f"overlap {axis}", size - 1)
-        for axis, size in zip(("height", "width"), tube, strict=True)
-    )
-    fusion = FUSIONS[r.uvarint("fusion", len(FUSIONS) - 1)]
-    bits = r.uvarint("bits", MAX_BITS, min_value=MIN_BITS)
-    residual = RESIDUALS[r.uvarint("residual mode", len(RESIDUALS) - 1)]
-    keyframe_interval = r.uvarint("keyframe interval", 2**20)
-    layers = r.uvarint("layers", MAX_LAYERS, min_value=1)
-    counts = tuple(r.uvarint(f"layer {i} unique parameters", MAX_UNIQUE) for i in range(layers))
-    r.expect_end("setup section")
-    if not any(counts):
-        raise BitstreamError("setup: no layer has unique parameters")
-    return TeCoNeRVStream(
-        model_hash,
-        raw.decode("ascii"),
-        clip_frames,
-        tube,
-        overlap,
-        fusion,
-        bits,
-        residual,
-        keyframe_interval,
-        counts,
-        [],
-    )
+    return TeCoNeRVStream(**SETUP_FIELDS.parse(data, "setup section"), clips=[])
 
 
 def rate_split(data: bytes) -> dict:

@@ -272,17 +272,17 @@ def encode(
     fmt = video.format if resize is None else _resized_format(video, resize)
     tiling = Tiling((fmt.height, fmt.width), (cfg.height, cfg.width), overlap)
     stream = TeCoNeRVStream(
-        coding.digest,
-        coding.name,
-        cfg.frames,
-        (cfg.height, cfg.width),
-        overlap,
-        fusion,
-        bits,
-        residual,
-        keyframe_interval,
-        net.config.unique_counts(),
-        [],
+        model_hash=coding.digest,
+        model_name=coding.name,
+        clip_frames=cfg.frames,
+        tube=(cfg.height, cfg.width),
+        overlap=overlap,
+        fusion=fusion,
+        bits=bits,
+        residual=residual,
+        keyframe_interval=keyframe_interval,
+        unique_counts=net.config.unique_counts(),
+        clips=[],
     )
     started = time.perf_counter()
     chain, sources, reconstructed = ResidualChain(stream), [], []
