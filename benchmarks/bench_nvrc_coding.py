@@ -8,8 +8,9 @@ size and the gap between the estimated (eq. 9) and the actually coded rate. Run 
 What is timed (wall clock, `time.perf_counter`, best of ``--repeats``), per preset at
 1920x1080 and ``--frames`` frames (600: a UVG sequence):
 
-* encode = `quantize_model` (phi and theta to symbols) + `write_payload` (entropy coding of
-  psi, phi, layers and grids, the grid context model run over every block at once);
+* encode = `quantize_with_learned_steps` (phi and theta to symbols) + `write_payload`
+  (entropy coding of psi, phi, layers and grids, the grid context model run over every block
+  at once);
 * decode = `read_payload` (parse, build the decoder's network structure, entropy-decode phi,
   layers, and the grids with the sequential fixed-point context model over the 1024 raster
   positions of a 16x8x8 block);
@@ -224,13 +225,13 @@ def run_preset(job: dict) -> dict:
         gc.collect()
         grid_encode.seconds = grid_decode.seconds = 0.0
         started = time.perf_counter()
-        payload = bitstream.quantize_model(model, "rgb")
+        payload = bitstream.quantize_with_learned_steps(model, "rgb")
         quantized = time.perf_counter()
         data = bitstream.write_payload(payload, header, model)
         written = time.perf_counter()
         gc.collect()
         decode_started = time.perf_counter()
-        decoded_header, decoded, _plan = bitstream.read_payload(data)
+        decoded_header, decoded = bitstream.read_payload(data)
         decoded_at = time.perf_counter()
         if decoded_header != header or not payload.same_integers(decoded):
             raise SystemExit(
@@ -242,7 +243,7 @@ def run_preset(job: dict) -> dict:
         times["decode_s"].append(decoded_at - decode_started)
         grid_times["encode_grids_s"].append(grid_encode.seconds)
         grid_times["decode_grids_s"].append(grid_decode.seconds)
-        del decoded, _plan
+        del decoded
     out.update({k: min(v) for k, v in times.items()})
     out.update({k: min(v) for k, v in grid_times.items()})
     out["all_times"] = {**times, **grid_times}

@@ -38,7 +38,7 @@ def test_a_hinerv_file_parses_as_before():
 
 def test_an_nvrc_file_parses_as_before():
     data = (DATA / "nvrc.inrc").read_bytes()
-    header, payload, _ = nvrc.read_payload(data)
+    header, payload = nvrc.read_payload(data)
     assert header == HEADER
     assert payload.config == preset("nvrc-tiny", 4, 32, 48)
     compression = default_compression("nvrc-tiny")

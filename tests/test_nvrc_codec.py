@@ -31,7 +31,8 @@ from inrcodec.codecs.nvrc.bitstream import (
     PHI_TAG,
     PSI_TAG,
     TAGS,
-    quantize_model,
+    coding_plan,
+    quantize_with_learned_steps,
     read_payload,
     section_bytes,
     write_payload,
@@ -68,7 +69,8 @@ def decoded_video(encoded):
 @pytest.fixture(scope="module")
 def decoded_payload(encoded):
     """``(header, payload, plan)`` of the encoded file, read in this process."""
-    return read_payload(encoded.bitstream)
+    header, payload = read_payload(encoded.bitstream)
+    return header, payload, coding_plan(header, payload)
 
 
 # ----------------------------------------------------------------------------- round trip
@@ -76,7 +78,7 @@ def decoded_payload(encoded):
 
 def test_round_trip_is_bit_exact(clip, encoded, decoded_payload, decoded_video):
     header, payload, _ = decoded_payload
-    assert payload.same_integers(quantize_model(encoded.training.model, "rgb"))
+    assert payload.same_integers(quantize_with_learned_steps(encoded.training.model, "rgb"))
     assert (header.frame_count, header.width, header.height) == (FRAMES, 176, 144)
     assert (payload.space, payload.config.name) == ("rgb", "nvrc-tiny")
     assert payload.compression == default_compression("nvrc-tiny")
@@ -116,12 +118,12 @@ import numpy as np
 import torch
 
 torch.set_num_threads(int(sys.argv[1]))
-from inrcodec.codecs.nvrc.bitstream import read_payload
+from inrcodec.codecs.nvrc.bitstream import coding_plan, read_payload
 from inrcodec.codecs.nvrc.codec import synthesize
 
 data = open(sys.argv[2], "rb").read()
-header, payload, plan = read_payload(data)
-video = synthesize(plan, payload, header)  # the rest of `decode`
+header, payload = read_payload(data)
+video = synthesize(coding_plan(header, payload), payload, header)  # the rest of `decode`
 arrays = {"psi": payload.psi}
 arrays.update({"phi " + k: v for k, v in payload.phi.items()})
 arrays.update({"layer " + k: v for k, v in payload.layers.items()})
@@ -390,9 +392,10 @@ def test_ablation_payloads_round_trip(ablation):
             phi = model.get_parameter(name)
             phi.add_(torch.randn(phi.shape, generator=generator) * 0.05)
     header = VideoHeader(width=48, height=32, frame_count=4, fps_num=25)
-    payload = quantize_model(model, "rgb")
+    payload = quantize_with_learned_steps(model, "rgb")
     data = write_payload(payload, header, model)
-    read_header, decoded, plan = read_payload(data)
+    read_header, decoded = read_payload(data)
+    plan = coding_plan(read_header, decoded)
     assert read_header == header and decoded.compression == compression
     assert decoded.same_integers(payload)
     assert any(np.any(level != 0) for level in decoded.grids)

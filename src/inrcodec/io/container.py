@@ -28,7 +28,7 @@ _AVCOL_RANGE_JPEG = 2  # FFmpeg's name for full range
 _FULL_RANGE_FORMATS = {"yuvj420p": "yuv420p", "yuvj444p": "yuv444p"}  # JPEG formats, same layout
 
 
-def read_container(path: Path, start: int = 0, frames: int | None = None) -> Video:
+def read_media_container(path: Path, start: int = 0, frames: int | None = None) -> Video:
     """Decode frames ``start`` to ``start + frames - 1`` of the first video stream.
 
     Decoding starts at the first frame (no seeking, so the frames are exactly those of a full

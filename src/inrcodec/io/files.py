@@ -23,7 +23,7 @@ from pathlib import Path
 from inrcodec.atomic import atomic_file, atomic_folder
 
 from .container import SUFFIXES as CONTAINER_SUFFIXES
-from .container import read_container
+from .container import read_media_container
 from .png_folder import read_png_folder, write_png_folder
 from .rawyuv import parse_frame_rate, parse_size, raw_format, read_yuv, write_yuv
 from .video import Video, VideoFormat, VideoFormatError
@@ -59,7 +59,7 @@ def read_video(
     elif suffix == ".yuv":
         video = read_yuv(path, raw_format(path, size, chroma, bit_depth, fps), start, frames)
     elif suffix in CONTAINER_SUFFIXES:
-        video = read_container(path, start, frames)
+        video = read_media_container(path, start, frames)
     else:
         raise VideoFormatError(f"{path}: unknown kind of video; expected {_KINDS}")
     _check_stated_format(video.format, path, size, chroma, bit_depth)

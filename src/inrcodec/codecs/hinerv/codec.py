@@ -146,7 +146,7 @@ def encode(
     compress.strip(model)
 
     names = [name for name, _ in parameter_specs(config, frames, height, width)]
-    tensors = compress.quantize_model(model, bits, names)
+    tensors = compress.quantize_per_channel(model, bits, names)
     payload = HiNeRVPayload(config, space, bits, tensors)
     data = write_payload(payload, header_of(video))
 

@@ -181,7 +181,7 @@ def strip(model: nn.Module) -> None:
 # ------------------------------------------------------------------------- whole-model I/O
 
 
-def quantize_model(
+def quantize_per_channel(
     model: nn.Module, bits: int, names: list[str]
 ) -> dict[str, QuantizedTensor | np.ndarray]:
     """The bitstream tensors of a (stripped) model: quantised 2+-D tensors, float16 1-D ones."""

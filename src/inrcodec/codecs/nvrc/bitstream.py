@@ -23,7 +23,7 @@ Shapes and orders follow from the model section: the decoder builds the network 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -115,7 +115,9 @@ class NVRCPayload:
     ``phi``: by phi name, int32 symbols for Gaussian-coded tensors or float16 values for
     stored ones (zero at masked context taps); ``layers``: by network parameter name, int32
     symbols of the ``(rows, cols)`` matrix view; ``grids``: per level, int32 symbols in block
-    layout ``(N, 1, bt, bh, bw)``, zero in the padding."""
+    layout ``(N, 1, bt, bh, bw)``, zero in the padding. ``read_structure``: the `structure`
+    that `read_payload` built to decode this payload (None otherwise), which `coding_plan`
+    uses rather than build it again."""
 
     config: HiNeRVConfig
     compression: CompressionConfig
@@ -124,6 +126,7 @@ class NVRCPayload:
     phi: dict[str, np.ndarray]
     layers: dict[str, np.ndarray]
     grids: list[np.ndarray]
+    read_structure: NVRC | None = field(default=None, compare=False, repr=False)
 
     def same_integers(self, other: NVRCPayload) -> bool:
         """Whether both hold the same settings, psi bits and symbols (the self-check)."""
@@ -145,6 +148,17 @@ def structure(config: HiNeRVConfig, compression: CompressionConfig, frames, heig
     """The `NVRC` module that fixes every shape, order and coder of a payload (its weights
     are irrelevant: they are replaced by the decoded ones)."""
     return NVRC(HiNeRV(config, frames, height, width), compression).eval()
+
+
+def coding_plan(header: VideoHeader, payload: NVRCPayload) -> CodingPlan:
+    """The decoder's `CodingPlan` of a payload for the video of ``header``: its `NVRC`
+    structure (``plan.model``) and what psi and phi give, such as the network's parameters
+    (`CodingPlan.theta`)."""
+    model = payload.read_structure
+    if model is None:
+        frames, height, width = header.frame_count, header.height, header.width
+        model = structure(payload.config, payload.compression, frames, height, width)
+    return CodingPlan(model, payload.psi, payload.phi)
 
 
 # ----------------------------------------------------------------------- derived models
@@ -363,32 +377,27 @@ def _context(plan: CodingPlan) -> ContextEvaluator:
 # ----------------------------------------------------------------------------------- reader
 
 
-def read_payload(data: bytes) -> tuple[VideoHeader, NVRCPayload, CodingPlan]:
-    """Parse and entropy-decode an NVRC file; the plan holds the decoder's `NVRC` structure
-    and derives the network's parameters (`CodingPlan.theta`). Any malformed input raises
-    `BitstreamError`."""
+def read_payload(data: bytes) -> tuple[VideoHeader, NVRCPayload]:
+    """Parse and entropy-decode an NVRC file (`coding_plan` then derives the network's
+    parameters). Any malformed input raises `BitstreamError`."""
     container = Container.of_codec(data, CodecId.NVRC, TAGS, "NVRC")
     header = container.header
     config, compression, space = _read_model(container.section(MODEL_TAG))
-    model = _checked_structure(config, compression, header)
+    checked_parameter_specs(config, header)  # on the meta device: nothing allocated yet
+    model = structure(config, compression, header.frame_count, header.height, header.width)
     psi = _read_psi(container.section(PSI_TAG), len(model.coded_phi))
     phi = _read_phi(model, psi, container.section(PHI_TAG))
     plan = CodingPlan(model, psi, phi)
     layers = _read_layers(plan, container.section(LAYERS_TAG))
     grids = _read_grids(plan, container.section(GRIDS_TAG))
-    payload = NVRCPayload(config, compression, space, psi, phi, layers, grids)
-    return header, payload, plan
+    payload = NVRCPayload(config, compression, space, psi, phi, layers, grids, read_structure=model)
+    return header, payload
 
 
 def _read_model(data: bytes) -> tuple[HiNeRVConfig, CompressionConfig, str]:
     values = MODEL_FIELDS.parse(data, "model section")
     compression = CompressionConfig(**{key: values[key] for key in COMPRESSION_FIELDS.keys})
     return network_config(values), compression, values["space"]
-
-
-def _checked_structure(config, compression, header: VideoHeader) -> NVRC:
-    checked_parameter_specs(config, header)  # meta device: no allocation
-    return structure(config, compression, header.frame_count, header.height, header.width)
 
 
 def _read_psi(data: bytes, rows: int) -> np.ndarray:
@@ -514,7 +523,7 @@ def section_bytes(data: bytes) -> dict[str, int]:
 # ------------------------------------------------------------------------------ quantiser
 
 
-def quantize_model(model: NVRC, space: str) -> NVRCPayload:
+def quantize_with_learned_steps(model: NVRC, space: str) -> NVRCPayload:
     """The payload of a trained model: psi to float16, phi to symbols under psi's steps (or
     float16), theta to symbols under the steps that `CodingPlan` derives from that phi, so
     the symbols are those of the model the decoder will hold."""

@@ -1,7 +1,7 @@
 """The NVRC codec: a video in, an inrcodec file out, and back (Kwan et al. 2024; docs/nvrc.md).
 
 Encoding (`encode`): train an `NVRC` model on ``R + lambda D`` (`train.train`, both stages),
-then `compress` it: quantise every parameter with the learned steps (`quantize_model`),
+then `compress` it: quantise every parameter with the learned steps (`quantize_with_learned_steps`),
 entropy-code the hierarchy (`write_payload`), decode the bytes just written and require the
 decoder's integers to equal the encoder's, bit for bit. The result carries the decoder's
 reconstruction, so every metric is that of what a decoder produces, and both the estimated
@@ -27,7 +27,14 @@ from inrcodec.io import Video
 
 from ..base import CodecError, CodedResult, TrainedCodec
 from ..hinerv.codec import to_video
-from .bitstream import CodingPlan, NVRCPayload, quantize_model, read_payload, section_bytes
+from .bitstream import (
+    CodingPlan,
+    NVRCPayload,
+    coding_plan,
+    quantize_with_learned_steps,
+    read_payload,
+    section_bytes,
+)
 from .bitstream import write_payload as write_bitstream
 from .model import NVRC
 
@@ -105,19 +112,20 @@ def compress(model: NVRC, header: VideoHeader, space: str = "rgb") -> Compressed
     model = model.cpu().eval()
     estimated = model.rate_report()
     try:
-        payload = quantize_model(model, space)
+        payload = quantize_with_learned_steps(model, space)
         data = write_bitstream(payload, header, model)
     except ValueError as error:
         raise NVRCCodecError(f"cannot code this model: {error}") from None
     encode_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    decoded_header, decoded, plan = read_payload(data)
+    decoded_header, decoded = read_payload(data)
     if not payload.same_integers(decoded):
         raise RuntimeError(
             "NVRC encoder self-check failed: the bitstream does not decode to the encoder's "
             "symbols (a bug; the file would decode differently)"
         )
+    plan = coding_plan(decoded_header, decoded)
     reconstruction = synthesize(plan, decoded, decoded_header)
     return Compressed(
         data,
@@ -132,8 +140,8 @@ def compress(model: NVRC, header: VideoHeader, space: str = "rgb") -> Compressed
 def decode(data: bytes, *, device: str = "cpu") -> Video:
     """Decode an NVRC file to a `Video` in the source's format. Raises `BitstreamError` on
     any malformed input."""
-    header, payload, plan = read_payload(bytes(data))
-    return synthesize(plan, payload, header, device=device)
+    header, payload = read_payload(bytes(data))
+    return synthesize(coding_plan(header, payload), payload, header, device=device)
 
 
 def synthesize(plan: CodingPlan, payload: NVRCPayload, header: VideoHeader, *, device="cpu"):
