@@ -4,17 +4,20 @@ to the same content: each reader's result written again gives the very same byte
 ``tests/data/format_v1/`` holds one small file per codec, written by the code of commit
 20f7b43: a freshly initialised `hinerv-tiny` (6 bits, YUV space), an `nvrc-tiny` with fixed
 grid steps (ablation V5, grid log-step -4.5) and perturbed grids and phi, and a synthetic
-TeCoNeRV stream (3 clips, 2 coded layers, residuals from keyframes every 2 clips, blend).
+TeCoNeRV stream (3 clips, 2 coded layers, residuals from keyframes every 2 clips, blend);
+``info.json`` is what ``inrcodec info --json`` printed for each then (without ``file``).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from inrcodec.codecs.hinerv import bitstream as hinerv
+from inrcodec.codecs.network_section import network_values
 from inrcodec.codecs.nvrc import bitstream as nvrc
 from inrcodec.codecs.nvrc.train import default_compression
 from inrcodec.codecs.teconerv import bitstream as teconerv
@@ -25,6 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 DATA = Path(__file__).parent / "data" / "format_v1"
 HEADER = VideoHeader(width=48, height=32, frame_count=4, fps_num=25)
+INFO = json.loads((DATA / "info.json").read_text())
 
 
 def test_a_hinerv_file_parses_as_before():
@@ -66,3 +70,25 @@ def test_a_teconerv_file_parses_as_before():
     assert (stream.keyframe_interval, stream.unique_counts) == (2, (0, 12, 0, 7))
     assert len(stream.clips) == 3
     assert teconerv.write_stream(stream, header) == data
+
+
+def described(module, codec: str) -> dict:
+    """``module.describe`` of the codec's file, as ``inrcodec info --json`` prints it."""
+    data = (DATA / f"{codec}.inrc").read_bytes()
+    return json.loads(json.dumps(module.describe(data)))
+
+
+@pytest.mark.parametrize(("module", "codec"), [(nvrc, "nvrc"), (teconerv, "teconerv")])
+def test_describe_gives_what_info_printed(module, codec):
+    description = described(module, codec)
+    assert description == INFO[codec] and list(description) == list(INFO[codec])
+
+
+def test_describe_of_hinerv_adds_the_model_section_to_what_info_printed():
+    description = described(hinerv, "hinerv")
+    model = description.pop("model")
+    assert description == INFO["hinerv"] and list(description) == list(INFO["hinerv"])
+    config = preset("hinerv-tiny", 4, 32, 48)
+    assert list(model) == list(hinerv.MODEL_FIELDS.keys)
+    expected = {**network_values(config), "space": "yuv", "bits": 6}
+    assert model == json.loads(json.dumps(expected))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inrcodec.codecs.info import describe_container
 from inrcodec.codecs.network_section import (
     NAME,
     NETWORK,
@@ -139,7 +140,7 @@ def _model_bytes(payload: HiNeRVPayload) -> bytes:
 
 def read_payload(data: bytes) -> tuple[VideoHeader, HiNeRVPayload]:
     """Parse a HiNeRV file. Any malformed input raises `BitstreamError`."""
-    container = Container.of_codec(data, CodecId.HINERV, (MODEL_TAG, PARAMETERS_TAG), "HiNeRV")
+    container = _container(data)
     header = container.header
     config, space, bits = _read_model(container.section(MODEL_TAG))
     specs = checked_parameter_specs(config, header)
@@ -172,3 +173,14 @@ def read_payload(data: bytes) -> tuple[VideoHeader, HiNeRVPayload]:
 def _read_model(data: bytes) -> tuple[HiNeRVConfig, str, int]:
     values = MODEL_FIELDS.parse(data, "model section")
     return network_config(values), values["space"], values["bits"]
+
+
+def _container(data: bytes) -> Container:
+    return Container.of_codec(data, CodecId.HINERV, (MODEL_TAG, PARAMETERS_TAG), "HiNeRV")
+
+
+def describe(data: bytes) -> dict:
+    """What ``inrcodec info`` shows of a HiNeRV file: `describe_container`, then ``model``,
+    the fields of the model section (`MODEL_FIELDS`: preset name, space, bits, network)."""
+    model = MODEL_FIELDS.parse(_container(data).section(MODEL_TAG), "model section")
+    return {**describe_container(data), "model": model}

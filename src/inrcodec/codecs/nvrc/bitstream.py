@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from inrcodec.codecs.info import describe_container, rate_table
 from inrcodec.codecs.network_section import (
     NAME,
     NETWORK,
@@ -518,6 +519,13 @@ def section_bytes(data: bytes) -> dict[str, int]:
     sizes["layers"] = len(container.section(LAYERS_TAG))
     sizes["grids"] = len(container.section(GRIDS_TAG))
     return sizes
+
+
+def describe(data: bytes) -> dict:
+    """What ``inrcodec info`` shows of an NVRC file: `describe_container`, then
+    ``rate_split``, the bytes and rate of each part (`section_bytes`, the split of Fig. 4)."""
+    header = Container.from_bytes(data).header
+    return {**describe_container(data), "rate_split": rate_table(section_bytes(data), header)}
 
 
 # ------------------------------------------------------------------------------ quantiser

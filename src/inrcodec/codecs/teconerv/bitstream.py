@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from inrcodec.codecs.info import describe_container, rate_table
 from inrcodec.coding import (
     ENTROPY_MODELS,
     BitstreamError,
@@ -232,3 +233,26 @@ def rate_split(data: bytes) -> dict:
             parts["symbols"] += words
     parts["container"] = len(data) - sum(parts.values())
     return {"bytes": parts, "entropy_models": chosen, "tensors_per_clip": tensors}
+
+
+def describe(data: bytes) -> dict:
+    """What ``inrcodec info`` shows of a TeCoNeRV file (which must parse whole):
+    `describe_container`, then the setup (``model``, ``tubelets``, ``bits``, ``residual``,
+    ``keyframe_interval``), ``rate_split`` (the bytes and rate of each part, `rate_split`) and
+    ``entropy_models`` (how many tensors chose each)."""
+    header, stream = read_stream(data)
+    split = rate_split(data)
+    tiling = stream.tiling(header)
+    (tube_h, tube_w), (overlap_h, overlap_w) = stream.tube, stream.overlap
+    return {
+        **describe_container(data),
+        "model": f"{stream.model_name} (hash {stream.model_hash.hex()})",
+        "tubelets": f"{tube_w}x{tube_h}x{stream.clip_frames}, "
+        f"{len(tiling.cols)}x{len(tiling.rows)} per clip, overlap "
+        f"{overlap_w}x{overlap_h} ({stream.fusion})",
+        "bits": stream.bits,
+        "residual": stream.residual,
+        "keyframe_interval": stream.keyframe_interval,
+        "rate_split": rate_table(split["bytes"], header),
+        "entropy_models": split["entropy_models"],
+    }
