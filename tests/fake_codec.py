@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from inrcodec.codecs import CODECS, Codec, CodecError, Coded
+from inrcodec.codecs import CODECS, Codec, CodecEntry, CodecError, Coded
 from inrcodec.io import Video, read_video, write_video
 
-REGISTRY_ENTRY = "fake_codec:FakeCodec"
+REGISTRY_ENTRY = CodecEntry("fake_codec", "FakeCodec")
 
 
 class FakeCodec(Codec):

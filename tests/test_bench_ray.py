@@ -21,14 +21,14 @@ from fake_codec import write_small_clip
 from inrcodec.bench import parse_spec, plan, point_key, read_results, run_points, write_report
 from inrcodec.bench.ray_executor import RayExecutor, sequence_bytes, task_resources
 from inrcodec.cli import main
-from inrcodec.codecs import CODECS
+from inrcodec.codecs import CODECS, CodecEntry
 
 FAKE_SCRIPT = Path(__file__).with_name("fake_codec.py")
 
 
 @pytest.fixture(autouse=True)
 def fake_codec(monkeypatch):
-    monkeypatch.setitem(CODECS, "fake", "fake_codec:FakeCodec")
+    monkeypatch.setitem(CODECS, "fake", CodecEntry("fake_codec", "FakeCodec"))
 
 
 @pytest.fixture(scope="module")
@@ -191,8 +191,8 @@ def test_nothing_but_the_ray_executor_imports_ray(clip, tmp_path):
     code = (
         "import sys, inrcodec, inrcodec.bench, inrcodec.cli\n"
         "sys.path.insert(0, sys.argv[1])\n"
-        "from inrcodec.codecs import CODECS\n"
-        "CODECS['fake'] = 'fake_codec:FakeCodec'\n"
+        "from inrcodec.codecs import CODECS, CodecEntry\n"
+        "CODECS['fake'] = CodecEntry('fake_codec', 'FakeCodec')\n"
         "args = ['bench', 'run', '--codec', 'fake', '--sequence', sys.argv[2], '-o', sys.argv[3]]\n"
         "assert inrcodec.cli.main([*args, '--jobs', '2', '--no-progress']) == 0\n"
         "assert 'ray' not in sys.modules, 'ray was imported'\n"

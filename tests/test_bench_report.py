@@ -21,7 +21,7 @@ from inrcodec.bench import (
 )
 from inrcodec.bench.plots import rd_curves
 from inrcodec.cli import main
-from inrcodec.codecs import CODECS
+from inrcodec.codecs import CODECS, CodecEntry
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -32,7 +32,7 @@ def results(sample_y4m, tmp_path_factory):
     folder = tmp_path_factory.mktemp("bench")
     clip = write_small_clip(sample_y4m, folder / "small.y4m", frames=8)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(CODECS, "fake", "fake_codec:FakeCodec")
+        patch.setitem(CODECS, "fake", CodecEntry("fake_codec", "FakeCodec"))
         spec = parse_spec(
             {
                 "frames": 2,

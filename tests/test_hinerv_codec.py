@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import inrcodec
+from inrcodec.bench import get_codec
 from inrcodec.cli import main
-from inrcodec.codecs import get_codec
 from inrcodec.codecs.hinerv import compress
 from inrcodec.codecs.hinerv.bitstream import read_payload
 from inrcodec.codecs.hinerv.codec import decode, encode, stage_steps
@@ -41,7 +41,7 @@ def test_round_trip_is_bit_exact_and_keeps_the_format(clip, encoded):
     decoded = decode(encoded.bitstream)
     assert decoded == encoded.reconstruction  # planes and format
     assert decoded.format == clip.format
-    assert encoded.steps == stage_steps(3) == {"train": 1, "prune": 1, "quant": 1}
+    assert encoded.settings["stage_steps"] == stage_steps(3) == {"train": 1, "prune": 1, "quant": 1}
     assert encoded.bpp == pytest.approx(8 * len(encoded.bitstream) / (4 * 176 * 144))
     header, payload = read_payload(encoded.bitstream)
     assert (header.frame_count, payload.bits, payload.space) == (4, 6, "rgb")

@@ -20,8 +20,9 @@ import pytest
 import torch
 
 import inrcodec
+from inrcodec.bench import get_codec
 from inrcodec.cli import main
-from inrcodec.codecs import CodecError, get_codec
+from inrcodec.codecs import CodecError
 from inrcodec.codecs.nvrc import codec
 from inrcodec.codecs.nvrc.bitstream import (
     GRIDS_TAG,
@@ -96,17 +97,17 @@ def test_sizes_rate_and_estimate(encoded, decoded_payload):
     _, payload, _ = decoded_payload
     assert encoded.num_bytes == len(encoded.bitstream) > 0
     assert encoded.bpp == pytest.approx(8 * encoded.num_bytes / (FRAMES * 176 * 144))
-    sections = encoded.compressed.sections
+    sections = encoded.parts
     assert tuple(sections) == RATE_SPLIT
     assert sum(sections.values()) == encoded.num_bytes
     assert sections == section_bytes(encoded.bitstream)
     assert all(size > 0 for size in sections.values())
     assert any(np.any(level != 0) for level in payload.grids)  # a non-trivial grid stream
     # The coded theta, phi and psi are within 5 % of eq. (9)'s estimate (measured +0.76 %).
-    gap = encoded.compressed.rate_gap
+    gap = encoded.settings["rate_gap"]
     assert math.isfinite(gap) and abs(gap) < 0.05, gap
     coded_bits = 8 * (encoded.num_bytes - sections["header"] - sections["model"])
-    assert gap == pytest.approx(coded_bits / encoded.compressed.estimated["bits"] - 1)
+    assert gap == pytest.approx(coded_bits / encoded.estimated["bits"] - 1)
 
 
 # --------------------------------------------------------------------------- determinism
@@ -367,7 +368,7 @@ def test_bench_plugin_codes_a_clip(clip, encoded, tmp_path):
     assert coded.num_bytes == encoded.num_bytes  # the same training, the same file
     assert coded.decoded == encoded.reconstruction
     assert coded.settings["preset"] == "nvrc-tiny"
-    assert coded.settings["rate_gap"] == pytest.approx(encoded.compressed.rate_gap)
+    assert coded.settings["rate_gap"] == pytest.approx(encoded.settings["rate_gap"])
     for bad in (0, -1.0):
         with pytest.raises(CodecError):
             nvrc.check_rate_point(bad)

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from inrcodec.bench import get_codec
 from inrcodec.cli import main
-from inrcodec.codecs import CodecError, api, get_codec
+from inrcodec.codecs import CodecError, api
 from inrcodec.codecs.teconerv import codec
 from inrcodec.codecs.teconerv.bitstream import (
     FUSIONS,
@@ -73,8 +74,16 @@ def coded(clip20):
 
 def test_round_trip_on_the_real_clip(clip20, coded):
     result = coded["previous"]
-    assert (result.clips, result.tubelets) == (3, 9)  # 176x144: 3x3 tubelets of 64x64
-    assert (result.bits, result.residual, result.preset) == (4, "previous", "teconerv-cpu")
+    assert (result.settings["clips"], result.settings["tubelets"]) == (
+        3,
+        9,
+    )  # 176x144: 3x3 tubelets of 64x64
+    settings = result.settings
+    assert (settings["bits"], settings["residual"], result.preset) == (
+        4,
+        "previous",
+        "teconerv-cpu",
+    )
     decoded = decode(result.bitstream)
     assert decoded == result.reconstruction
     assert decoded.format == clip20.format and decoded.num_frames == 20
@@ -212,7 +221,7 @@ def test_overlapping_tubelets_round_trip_with_either_fusion(fusion, carphone):
     result = encode(clip, overlap=(16, 16), fusion=fusion, progress=False)
     _, stream = read_stream(result.bitstream)
     assert (stream.overlap, stream.fusion) == ((16, 16), fusion)
-    assert result.tubelets == 12  # rows (0, 48, 80), cols (0, 48, 96, 112)
+    assert result.settings["tubelets"] == 12  # rows (0, 48, 80), cols (0, 48, 96, 112)
     assert decode(result.bitstream) == result.reconstruction
     assert psnr(clip, result.reconstruction) > 14
 
@@ -264,7 +273,7 @@ def test_odd_sizes_round_trip_at_their_size(height, width, chroma, tubelets, car
     rgb = video_to_rgb(carphone[0:5])[:, :height, :width]
     video = rgb_to_video(rgb, VideoFormat(width=width, height=height, chroma=chroma))
     result = encode(video, progress=False)
-    assert result.tubelets == tubelets and result.clips == 1
+    assert result.settings["tubelets"] == tubelets and result.settings["clips"] == 1
     decoded = decode(result.bitstream)
     assert decoded == result.reconstruction
     assert decoded.format == video.format and decoded.num_frames == 5
@@ -279,7 +288,7 @@ def test_a_model_with_full_frame_tubelets_codes_any_size(carphone):
     assert stream.tube == (128, 192) and stream.model_name == "nerv-enc-cpu"
     tiling = stream.tiling(header)
     assert (tiling.rows, tiling.cols, tiling.padded) == ((0, 16), (0,), (144, 192))
-    assert result.tubelets == 2
+    assert result.settings["tubelets"] == 2
     assert decode(result.bitstream, model=NERV_ENC) == result.reconstruction
     assert decode(result.bitstream) == result.reconstruction  # found by its hash
     assert result.reconstruction.format == clip.format
@@ -293,7 +302,7 @@ def test_resize_codes_a_smaller_video(carphone):
         assert (video.width, video.height, video.num_frames) == (96, 64, 8)
         assert video.format == clip.format.with_(width=96, height=64)
     assert decode(result.bitstream) == result.reconstruction
-    assert result.tubelets == 2
+    assert result.settings["tubelets"] == 2
     assert result.bpp == pytest.approx(8 * len(result.bitstream) / (8 * 96 * 64))
     assert psnr(result.source, result.reconstruction) > 14  # 16.1 dB measured
     # the source is the input scaled to cover 96x64 (96x79) and centre-cropped: close to an
@@ -713,7 +722,7 @@ def test_cli_resize(sample_y4m, tmp_path, capsys):
         (["--overlap", "0,64"], ["overlap"]),
         (["--overlap", "a"], ["overlap"]),
         (["--bits", "17"], ["bits"]),
-        (["--steps", "10"], ["trains nothing"]),
+        (["--steps", "10"], ["--steps does not apply"]),
         (["--resize", "95x64"], ["even"]),
         (["--model", "{tmp}/none.safetensors"], ["no such"]),
         (["--model", "{tmp}/junk.safetensors"], ["not a TeCoNeRV model"]),

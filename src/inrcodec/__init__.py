@@ -27,7 +27,7 @@ _PUBLIC = {
     "kbps": "inrcodec.metrics",
     "BitstreamError": "inrcodec.coding",
     "InrcodecError": "inrcodec.errors",
-    "get_codec": "inrcodec.codecs",
+    "get_codec": "inrcodec.bench.codecs",
     "encode": "inrcodec.codecs.api",
     "decode": "inrcodec.codecs.api",
 }

@@ -10,10 +10,10 @@ import argparse
 import json
 import math
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 from inrcodec import __version__
+from inrcodec.codecs.options import add_input_options, open_input
 from inrcodec.errors import InrcodecError
 
 EXIT_USAGE = 2
@@ -87,48 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_codec_commands(commands) -> None:
+    """``encode``, ``train`` and ``decode``, with the options each registered codec declares
+    (`inrcodec.codecs.registry`)."""
+    from inrcodec.codecs.registry import file_codecs
+
+    modules = {name: entry.load() for name, entry in file_codecs().items()}
     encode = commands.add_parser(
         "encode",
         help="compress a video into an inrcodec bitstream (.inrc)",
-        description="Fit a neural representation to the video and write its compressed "
-        "parameters: NVRC (docs/nvrc.md) or HiNeRV (docs/hinerv-codec.md); or predict them "
-        "with a trained TeCoNeRV hypernetwork, one pass per clip (docs/teconerv-codec.md). "
-        "Prints size, bpp, quality and time.",
+        description="Compress a video with one of the registered codecs: fit a neural "
+        "representation to it and code its parameters (nvrc: docs/nvrc.md, hinerv: "
+        "docs/hinerv-codec.md), or predict them with a trained hypernetwork (teconerv: "
+        "docs/teconerv-codec.md). Prints size, bpp, quality, the bytes by part and time.",
     )
     encode.add_argument("input", type=Path)
     encode.add_argument("-o", "--output", type=Path, required=True, help="bitstream (.inrc)")
-    encode.add_argument(
-        "--codec", choices=("nvrc", "hinerv", "teconerv"), default="nvrc", help="(nvrc)"
-    )
-    encode.add_argument("--preset", help="network preset (nvrc-cpu, hinerv-cpu)")
-    nvrc = encode.add_argument_group("nvrc", "rate control of NVRC")
-    add_rate_options(nvrc, default_point=DEFAULT_RATE_POINT)
-    bits = encode.add_argument_group("hinerv, teconerv", "rate control of HiNeRV and TeCoNeRV")
-    bits.add_argument("--bits", type=int, help="quantisation bits, 2-16 (hinerv 6, teconerv 4)")
-    add_teconerv_options(encode)
-    add_training_options(encode)
+    encode.add_argument("--codec", choices=list(modules), default="nvrc", help="(nvrc)")
+    encode.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    encode.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_codec_options(encode, {name: m.ENCODE_OPTIONS for name, m in modules.items()})
     add_input_options(encode)
     encode.set_defaults(run=run_encode)
 
     train = commands.add_parser(
-        "train",
-        help="train a model: NVRC on one video, or TeCoNeRV's hypernetwork on a corpus",
+        "train", help="train a codec's model (inrcodec train CODEC --help)"
     ).add_subparsers(dest="codec", required=True, metavar="CODEC")
-    nvrc_train = train.add_parser(
-        "nvrc",
-        help="fit NVRC to a video on R + lambda D and report its estimated rate split",
-        description="Fit NVRC (network, quantisation and entropy models) to the video on "
-        "R + lambda D (docs/nvrc.md). Prints PSNR of the quantised model, the estimated rate "
-        "(eq. 9) and its split by group. `encode --codec nvrc` writes the bitstream.",
-    )
-    nvrc_train.add_argument("input", type=Path)
-    nvrc_train.add_argument("--preset", help="network preset (nvrc-cpu)")
-    add_rate_options(nvrc_train, default_point=None)
-    nvrc_train.add_argument("--report", type=Path, help="also write the results as JSON here")
-    add_training_options(nvrc_train)
-    add_input_options(nvrc_train)
-    nvrc_train.set_defaults(run=run_train)
-    add_teconerv_training(train)
+    for module in modules.values():
+        if hasattr(module, "add_train_parser"):
+            module.add_train_parser(train)
 
     decode = commands.add_parser("decode", help="decode an inrcodec bitstream to a video file")
     decode.add_argument("input", type=Path)
@@ -136,10 +122,49 @@ def add_codec_commands(commands) -> None:
         "-o", "--output", type=Path, required=True, help="video file (.y4m, .yuv, PNG folder)"
     )
     decode.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    decode.add_argument(
-        "--model", type=Path, help="TeCoNeRV model (default: the committed one the file names)"
-    )
+    add_codec_options(decode, {name: m.DECODE_OPTIONS for name, m in modules.items()})
     decode.set_defaults(run=run_decode)
+
+
+def add_codec_options(parser: argparse.ArgumentParser, declared: dict[str, tuple]) -> None:
+    """Add every codec's `Option`s once, in groups named for the codecs that take them; a
+    flag that codecs explain differently gets each codec's help."""
+    from dataclasses import replace
+
+    takers: dict[str, list[str]] = {}
+    helps: dict[str, list[str]] = {}
+    options = {}
+    for name, codec_options in declared.items():
+        for option in codec_options:
+            options.setdefault(option.flag, option)
+            takers.setdefault(option.flag, []).append(name)
+            helps.setdefault(option.flag, []).append(option.help)
+    groups: dict[tuple[str, ...], argparse._ArgumentGroup] = {}
+    for flag, option in options.items():
+        names = tuple(takers[flag])
+        if names not in groups:
+            groups[names] = parser.add_argument_group(", ".join(names))
+        texts = helps[flag]
+        text = (
+            texts[0]
+            if len(set(texts)) == 1
+            else "; ".join(f"{n}: {h}" for n, h in zip(names, texts, strict=True))
+        )
+        replace(option, help=text).add_to(groups[names])
+
+
+def codec_values(args: argparse.Namespace, codec: str, declared: tuple, everyone: list) -> dict:
+    """The values of the options ``codec`` declares; an option only other codecs take that
+    the user gave is a `UserError`."""
+    own = {option.dest for option in declared}
+    given = [
+        option.flag
+        for option in everyone
+        if option.dest not in own and getattr(args, option.dest, None) not in (None, False)
+    ]
+    if given:
+        raise UserError(f"{', '.join(sorted(set(given)))} does not apply to codec {codec}")
+    return {dest: getattr(args, dest) for dest in own}
 
 
 def add_bench_commands(commands) -> None:
@@ -219,144 +244,6 @@ def add_bench_commands(commands) -> None:
     report.set_defaults(run=run_bench_report)
 
 
-#: The rate point `encode --codec nvrc` uses without --lambda or --rate-point (`make demo`).
-DEFAULT_RATE_POINT = "cpu2"
-
-
-def add_teconerv_options(encode) -> None:
-    from inrcodec.codecs.teconerv.bitstream import RESIDUALS
-    from inrcodec.codecs.teconerv.tiling import FUSIONS
-
-    group = encode.add_argument_group("teconerv", "TeCoNeRV (docs/teconerv-codec.md)")
-    group.add_argument(
-        "--model", type=Path, help="model file (models/teconerv/teconerv-cpu.safetensors)"
-    )
-    group.add_argument(
-        "--residual", choices=RESIDUALS, default="previous", help="residuals between clips"
-    )
-    group.add_argument(
-        "--keyframe-interval", type=int, default=0, help="full parameters every N clips (0)"
-    )
-    group.add_argument("--overlap", default="0", help="tubelet overlap: N or H,W pixels (0)")
-    group.add_argument("--fusion", choices=FUSIONS, default="crop", help="overlap fusion (crop)")
-    group.add_argument(
-        "--resize", type=parse_size, metavar="WxH", help="resize and centre-crop to WxH first"
-    )
-    group.add_argument("--batch", type=int, default=16, help="tubelets per forward pass (16)")
-
-
-def add_teconerv_training(train) -> None:
-    p = train.add_parser(
-        "teconerv",
-        help="train TeCoNeRV's hypernetwork on a folder of videos (torchrun for many GPUs)",
-        description="Pre-train or fine-tune a TeCoNeRV / NeRV-Enc* hypernetwork on every video "
-        "under --data (docs/teconerv.md). Under torchrun the global batch is split across the "
-        "processes (DistributedDataParallel; NCCL on GPUs, gloo on CPU).",
-    )
-    p.add_argument("--data", type=Path, required=True, help="folder tree of training videos")
-    p.add_argument("--val", type=Path, help="folder tree of held-out videos (validation PSNR)")
-    p.add_argument("--preset", default="teconerv-cpu", help="model preset (teconerv-cpu)")
-    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoint, model)")
-    p.add_argument("--init", type=Path, help="start from this model.safetensors (fine-tuning)")
-    p.add_argument("--epochs", type=int, default=150, help="epochs (150; fine-tuning: 50)")
-    p.add_argument("--clips-per-video", type=int, default=1, help="clips per video per epoch")
-    p.add_argument("--batch", type=int, help="global batch (default: the preset's)")
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (1e-4)")
-    p.add_argument(
-        "--temporal-lambda", type=float, default=0.0, help="lambda_temp of eq. 2 (0; paper 0.1)"
-    )
-    p.add_argument(
-        "--temporal-target",
-        choices=("mod", "uniq", "both"),
-        default="mod",
-        help="parameters L_temp compares (Table 12; default mod)",
-    )
-    p.add_argument("--validate-every", type=int, default=0, help="steps (default: each epoch)")
-    p.add_argument("--checkpoint-every", type=int, default=0, help="steps (default: each epoch)")
-    p.add_argument("--val-clips", type=int, default=4, help="clips per validation video (4)")
-    p.add_argument("--cache", type=Path, help="decoded-frame cache (default: OUT/../cache)")
-    p.add_argument("--max-frames", type=int, help="decode at most this many frames per video")
-    p.add_argument("--decode-workers", type=int, default=2, help="decoding processes (2)")
-    p.add_argument("--workers", type=int, default=0, help="data-loading processes per rank (0)")
-    p.add_argument("--threads", type=int, help="torch threads per process")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument(
-        "--stop-at", type=int, help="leave after this step with a checkpoint (--resume goes on)"
-    )
-    p.add_argument(
-        "--export", type=Path, help="also write the trained model here in float16 (half size)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(run=run_train_teconerv)
-
-
-def add_rate_options(parser, default_point: str | None) -> None:
-    """NVRC's rate control: a lambda (with --preset) or a named rate point."""
-    parser.add_argument("--lambda", dest="lam", type=float, help="rate-distortion trade-off")
-    default = f" (default {default_point})" if default_point else ""
-    parser.add_argument(
-        "--rate-point",
-        help="named rate point instead of --preset/--lambda: 1-6 (Table 6, paper presets) "
-        f"or cpu1-cpu4 (CPU scale){default}",
-    )
-    parser.add_argument(
-        "--ablation", default="full", help="full, v1-v5, no-alternating, no-stage0, soft-layers"
-    )
-
-
-def nvrc_rate(args: argparse.Namespace, default_point: str | None) -> tuple[str, float]:
-    """(preset, lambda) from --rate-point, or --preset and --lambda."""
-    from inrcodec.codecs.nvrc.train import rate_point
-
-    if args.rate_point is not None and args.lam is not None:
-        raise UserError("give --rate-point or --lambda, not both")
-    if args.lam is not None:
-        return args.preset or "nvrc-cpu", args.lam
-    if args.rate_point is None and default_point is None:
-        raise UserError("give --lambda or --rate-point")
-    point = args.rate_point or default_point
-    preset, lam = rate_point(point, args.space)
-    if args.preset is not None and args.preset != preset:
-        raise UserError(f"rate point {point} uses preset {preset}; with --preset give --lambda")
-    return preset, lam
-
-
-def add_training_options(parser: argparse.ArgumentParser) -> None:
-    """Options of every command that fits a network: length, space, device, checkpoints."""
-    parser.add_argument("--steps", type=int, help="training steps of all stages together")
-    parser.add_argument(
-        "--space", choices=("rgb", "yuv"), default="rgb", help="training space (default rgb)"
-    )
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--run-dir", type=Path, help="folder for training checkpoints")
-    parser.add_argument(
-        "--resume", action="store_true", help="continue an interrupted run from --run-dir"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def add_input_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "input", "frame range, and the facts a raw .yuv file name does not give"
-    )
-    group.add_argument("--start", type=int, default=0, help="first frame to read (default 0)")
-    group.add_argument("--frames", type=int, help="number of frames to read (default: all)")
-    group.add_argument("--size", type=parse_size, metavar="WxH", help="raw yuv frame size")
-    group.add_argument("--chroma", choices=("420", "444"), help="raw yuv chroma format")
-    group.add_argument("--bit-depth", type=int, help="raw yuv bit depth")
-    group.add_argument("--fps", type=Fraction, help="raw yuv frame rate, e.g. 50 or 30000/1001")
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    width, sep, height = text.lower().partition("x")
-    if not (sep and width.isdigit() and height.isdigit()):
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1920x1080, got {text!r}")
-    return int(width), int(height)
-
-
 def parse_rate_points(text: str) -> list[int | float]:
     try:
         return [float(p) if "." in p else int(p) for p in text.split(",")]
@@ -375,22 +262,6 @@ def parse_option(text: str) -> tuple[str, object]:
     return key, yaml.safe_load(value)
 
 
-def open_video(path: Path, args: argparse.Namespace):
-    from inrcodec.io import read_video
-
-    if not path.exists():
-        raise UserError(f"{path}: no such file or folder")
-    return read_video(
-        path,
-        start=args.start,
-        frames=args.frames,
-        size=args.size,
-        chroma=args.chroma,
-        bit_depth=args.bit_depth,
-        fps=args.fps,
-    )
-
-
 def is_bitstream(path: Path) -> bool:
     from inrcodec.coding import MAGIC
 
@@ -404,7 +275,7 @@ def run_info(args: argparse.Namespace) -> int:
     if is_bitstream(args.file):
         description = describe_bitstream(args.file)
     else:
-        video = open_video(args.file, args)
+        video = open_input(args.file, args)
         description = describe_video(args.file, video)
     if args.json:
         print(json.dumps(description, indent=2))
@@ -437,69 +308,20 @@ def describe_video(path: Path, video) -> dict:
 
 
 def describe_bitstream(path: Path) -> dict:
-    from inrcodec.coding import FORMAT_VERSION, CodecId, read_container
-    from inrcodec.metrics import bpp
+    """What the file's own codec says of it (its package's ``describe``)."""
+    from inrcodec.codecs.registry import module_for_file
+    from inrcodec.coding import Container
 
-    container = read_container(path)
-    header = container.header
-    size = path.stat().st_size
-    pixels = header.frame_count * header.height * header.width
-    description = {
-        "file": str(path),
-        "kind": "inrcodec bitstream",
-        "format_version": FORMAT_VERSION,
-        "codec": container.codec.name.lower(),
-        "size": f"{header.width}x{header.height}",
-        "frames": header.frame_count,
-        "fps": str(Fraction(header.fps_num, header.fps_den)),
-        "chroma": header.chroma_format,
-        "bit_depth": header.bit_depth,
-        "matrix": header.color_matrix,
-        "range": header.color_range,
-        "chroma_siting": header.chroma_siting,
-        "bytes": size,
-        "bpp": bpp(size, header.frame_count, header.height, header.width),
-        "sections": ", ".join(f"{tag}: {len(data)} B" for tag, data in container.sections),
-    }
-    if container.codec == CodecId.TECONERV:
-        description.update(describe_teconerv(path.read_bytes(), pixels))
-    if container.codec == CodecId.NVRC:  # the rate split by group (NVRC Fig. 4)
-        from inrcodec.codecs.nvrc.bitstream import section_bytes
-
-        parts = section_bytes(path.read_bytes())
-        description["rate_split"] = {
-            part: f"{n} B, {8 * n / pixels:.5f} bpp" for part, n in parts.items()
-        }
-    return description
-
-
-def describe_teconerv(data: bytes, pixels: int) -> dict:
-    """The setup (model, tubelets, rate controls) and the bytes by part of a TeCoNeRV file."""
-    from inrcodec.codecs.teconerv.bitstream import rate_split, read_stream
-
-    header, setup = read_stream(data)  # the whole file must parse
-    split = rate_split(data)
-    tiling = setup.tiling(header)
-    return {
-        "model": f"{setup.model_name} (hash {setup.model_hash.hex()})",
-        "tubelets": f"{setup.tube[1]}x{setup.tube[0]}x{setup.clip_frames}, "
-        f"{len(tiling.cols)}x{len(tiling.rows)} per clip, overlap "
-        f"{setup.overlap[1]}x{setup.overlap[0]} ({setup.fusion})",
-        "bits": setup.bits,
-        "residual": setup.residual,
-        "keyframe_interval": setup.keyframe_interval,
-        "rate_split": {
-            part: f"{n} B, {8 * n / pixels:.5f} bpp" for part, n in split["bytes"].items()
-        },
-        "entropy_models": split["entropy_models"],
-    }
+    data = path.read_bytes()
+    _, module = module_for_file(Container.from_bytes(data).codec)
+    return {"file": str(path), **module.describe(data)}
 
 
 def run_metrics(args: argparse.Namespace) -> int:
     from inrcodec.metrics import compare
 
-    reference = open_video(args.reference, args)
-    distorted = open_video(args.distorted, args)
+    reference = open_input(args.reference, args)
+    distorted = open_input(args.distorted, args)
     matrix = None if args.matrix == "auto" else args.matrix
     result = compare(reference, distorted, args.space, matrix=matrix)
     if args.json:
@@ -519,7 +341,7 @@ def run_metrics(args: argparse.Namespace) -> int:
 def run_convert(args: argparse.Namespace) -> int:
     from inrcodec.io import convert_video, write_video
 
-    video = open_video(args.input, args)
+    video = open_input(args.input, args)
     chroma, bit_depth = args.to_chroma, args.to_bit_depth
     if is_png_folder(args.output):  # PNG holds only 8- or 16-bit RGB
         chroma = chroma or "rgb"
@@ -538,80 +360,34 @@ def is_png_folder(path: Path) -> bool:
 def run_encode(args: argparse.Namespace) -> int:
     from inrcodec.atomic import write_atomic
     from inrcodec.codecs.api import encode
+    from inrcodec.codecs.registry import codec_module, file_codecs
 
-    if args.resume and args.run_dir is None:
-        raise UserError("--resume needs --run-dir")
-    video = open_video(args.input, args).load()
-    options = dict(
-        steps=args.steps,
-        space=args.space,
-        run_dir=args.run_dir,
-        resume=args.resume,
-        progress=not args.no_progress,
-        device=args.device,
-        seed=args.seed,
-    )
-    if args.codec == "nvrc":
-        preset, lam = nvrc_rate(args, DEFAULT_RATE_POINT)
-        options.update(preset=preset, lam=lam, ablation=args.ablation)
-        setting = f"lambda {lam:g}, ablation {args.ablation}"
-    elif args.codec == "hinerv":
-        bits = 6 if args.bits is None else args.bits
-        options.update(preset=args.preset or "hinerv-cpu", bits=bits)
-        setting = f"{bits} bits"
-    else:
-        options, setting = teconerv_options(args)
-    result = encode(video, args.codec, **options)
+    module = codec_module(args.codec)
+    everyone = [o for e in file_codecs().values() for o in e.load().ENCODE_OPTIONS]
+    values = codec_values(args, args.codec, module.ENCODE_OPTIONS, everyone)
+    options, setting = module.encode_options(values)
+    video = open_input(args.input, args).load()
+    device = resolve_device(args.device)
+    result = encode(video, args.codec, device=device, progress=not args.no_progress, **options)
     write_atomic(args.output, result.bitstream)
     size = args.output.stat().st_size
-    if args.codec == "teconerv":
-        video = result.source  # what was coded: the input, or its resized copy
-    print(f"wrote {args.output}: {size} bytes, {8 * size / pixels(video):.4f} bpp")
-    print(f"  {video.describe()}")
+    source = result.source  # what was coded: the input, or its resized copy
+    print(f"wrote {args.output}: {size} bytes, {8 * size / pixels(source):.4f} bpp")
+    print(f"  {source.describe()}")
     print(f"  {args.codec} {result.preset}, {setting}")
-    print_quality(video, result.reconstruction)
-    if args.codec == "nvrc":
-        print_rate_split(result.compressed.sections, result.compressed.estimated)
+    print_quality(source, result.reconstruction)
+    print_parts(result.parts, result.estimated)
     check = result.decode_seconds
     print(f"  encode     {result.encode_seconds:9.1f} s (decoder self-check {check:.1f} s)")
     return 0
 
 
-def teconerv_options(args: argparse.Namespace) -> tuple[dict, str]:
-    from inrcodec.codecs.teconerv.codec import DEFAULT_BITS, parse_overlap
+def resolve_device(name: str) -> str:
+    if name != "auto":
+        return name
+    import torch
 
-    if args.preset or args.steps is not None or args.run_dir or args.resume:
-        raise UserError("teconerv trains nothing: --preset, --steps, --run-dir do not apply")
-    bits = DEFAULT_BITS if args.bits is None else args.bits
-    overlap = parse_overlap(args.overlap)
-    resize = None if args.resize is None else args.resize[::-1]  # WxH -> (height, width)
-    device = args.device
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    options = dict(
-        model=args.model,
-        bits=bits,
-        residual=args.residual,
-        keyframe_interval=args.keyframe_interval,
-        overlap=overlap,
-        fusion=args.fusion,
-        resize=resize,
-        batch=args.batch,
-        device=device,
-        progress=not args.no_progress,
-    )
-    keyframes = (
-        f"a keyframe every {args.keyframe_interval} clips"
-        if args.keyframe_interval
-        else ("the first clip a keyframe")
-    )
-    setting = (
-        f"{bits} bits, residuals {args.residual}, {keyframes}, "
-        f"overlap {overlap[0]},{overlap[1]} ({args.fusion})"
-    )
-    return options, setting
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def pixels(video) -> int:
@@ -630,108 +406,34 @@ def print_quality(video, decoded) -> None:
     print(f"  MS-SSIM    {rgb.means['ms_ssim']:9.4f} (RGB, window {window}x{window})")
 
 
-def print_rate_split(sections: dict[str, int], estimated: dict | None = None) -> None:
-    """The file's bytes by part (NVRC Fig. 4's groups), next to the training estimate."""
+def print_parts(parts: dict[str, int], estimated: dict | None = None) -> None:
+    """The file's bytes by part (for NVRC, Fig. 4's groups, next to the training estimate)."""
     groups = estimated["groups"] if estimated else {}
     print(f"  {'part':12} {'bytes':>9} {'bits':>10}" + (f" {'estimated':>10}" if groups else ""))
-    for part, size in sections.items():
+    for part, size in parts.items():
         row = f"  {part:12} {size:9d} {8 * size:10d}"
         if part in groups:
             row += f" {groups[part]['bits']:10.0f}"
         print(row)
 
 
-def run_train(args: argparse.Namespace) -> int:
-    import json
-
-    from inrcodec.atomic import atomic_file
-    from inrcodec.codecs.nvrc.train import train
-
-    if args.resume and args.run_dir is None:
-        raise UserError("--resume needs --run-dir")
-    preset, lam = nvrc_rate(args, None)
-    video = open_video(args.input, args).load()
-    result = train(
-        video,
-        preset,
-        lam,
-        space=args.space,
-        ablation=args.ablation,
-        steps=args.steps,
-        run_dir=args.run_dir,
-        resume=args.resume,
-        progress=not args.no_progress,
-        device=args.device,
-        seed=args.seed,
-    )
-    print(f"{args.codec} {preset}, lambda {lam:g}, {args.space}, ablation {args.ablation}")
-    print(f"  PSNR {args.space.upper():4} {result.psnr:9.4f} dB (quantised model)")
-    print(f"  rate       {result.bpp:9.4f} bpp (estimated, eq. 9)")
-    print(f"  {'group':12} {'bits':>12} {'values':>10} {'bits/value':>11}")
-    for group, row in result.report["groups"].items():
-        print(f"  {group:12} {row['bits']:12.0f} {row['values']:10d} {row['bits_per_value']:11.3f}")
-    if args.report is not None:
-        with atomic_file(args.report) as tmp:
-            tmp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
-    return 0
-
-
-def run_train_teconerv(args: argparse.Namespace) -> int:
-    from inrcodec.codecs.teconerv.train import train_corpus
-
-    result = train_corpus(
-        data=args.data,
-        preset_name=args.preset,
-        out=args.out,
-        val=args.val,
-        init=args.init,
-        cache=args.cache,
-        max_frames=args.max_frames,
-        decode_workers=args.decode_workers,
-        threads=args.threads,
-        resume=args.resume,
-        progress=not args.no_progress,
-        export=args.export,
-        stop_at=args.stop_at,
-        epochs=args.epochs,
-        clips_per_video=args.clips_per_video,
-        batch=args.batch,
-        lr=args.lr,
-        temporal_lambda=args.temporal_lambda,
-        temporal_target=args.temporal_target,
-        validate_every=args.validate_every,
-        checkpoint_every=args.checkpoint_every,
-        val_clips=args.val_clips,
-        workers=args.workers,
-        device=args.device,
-        seed=args.seed,
-    )
-    if result is not None:  # rank 0
-        model = args.out / "model.safetensors"
-        print(f"{result.steps} steps in {result.seconds:.0f} s; model: {model}")
-        if result.history:
-            last = result.history[-1]
-            print(
-                f"validation PSNR {last['psnr']:.2f} dB "
-                f"(base parameters only: {last['psnr_base_only']:.2f} dB)"
-            )
-    return 0
-
-
 def run_decode(args: argparse.Namespace) -> int:
     import time
 
     from inrcodec.codecs.api import decode
+    from inrcodec.codecs.registry import file_codecs, module_for_file
+    from inrcodec.coding import Container
     from inrcodec.io import write_video
 
     if not args.input.is_file():
         raise UserError(f"{args.input}: no such file")
-    import inrcodec.codecs.hinerv.train  # noqa: F401  (imports are not decoding time)
-    import inrcodec.codecs.nvrc.codec  # noqa: F401
-
     data = args.input.read_bytes()
+    name, module = module_for_file(Container.from_bytes(data).codec)
+    everyone = [o for e in file_codecs().values() for o in e.load().DECODE_OPTIONS]
+    values = codec_values(args, name, module.DECODE_OPTIONS, everyone)
+    module.decode  # noqa: B018  (imported before the clock starts: imports are not decoding)
     started = time.perf_counter()
-    video = decode(data, device=args.device, model=args.model)
+    video = decode(data, device=args.device, **{k: v for k, v in values.items() if v is not None})
     seconds = time.perf_counter() - started
     write_video(video, args.output)
     print(f"wrote {args.output}: {video.describe()}")

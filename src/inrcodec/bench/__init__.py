@@ -1,5 +1,6 @@
 """The rate-distortion harness: run codecs x sequences x rate points, report BD-rates and plots.
 
+- `codecs`: the codecs it runs, by name (`get_codec`).
 - `spec`: what to run (YAML or flags), checked in full before anything runs (`plan`).
 - `run`: measure each point (`measure`), in worker processes if asked, resumably (`run_points`).
 - `results`: the JSON Lines results file, written a durable line at a time.
@@ -8,6 +9,7 @@
 """
 
 from inrcodec.bench.bdrate import METHODS, BDRateError, bd_rate, bd_rate_table
+from inrcodec.bench.codecs import get_codec, harness_codecs
 from inrcodec.bench.report import ReportError, write_report
 from inrcodec.bench.results import QUALITY_METRICS, ResultsError, ResultWriter, read_results
 from inrcodec.bench.run import RunSummary, measure, run_points
@@ -26,6 +28,8 @@ __all__ = [
     "SpecError",
     "bd_rate",
     "bd_rate_table",
+    "get_codec",
+    "harness_codecs",
     "load_spec",
     "measure",
     "parse_spec",

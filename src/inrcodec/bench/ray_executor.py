@@ -21,7 +21,7 @@ from typing import Any
 
 from inrcodec.bench.run import Outcome, _measure_or_message, _message, _start_worker
 from inrcodec.bench.spec import Point, Sequence
-from inrcodec.codecs import CODECS
+from inrcodec.codecs import CODECS, CodecEntry
 from inrcodec.errors import InrcodecError
 
 #: Sequences up to this many bytes of frames travel through the object store, larger ones by
@@ -38,7 +38,7 @@ class _Worker:
     """What a task sets up in its worker first: this process's codec registry and import path
     (codecs registered at run time included), folder and a torch thread count of its CPUs."""
 
-    codecs: dict[str, str]
+    codecs: dict[str, CodecEntry]
     sys_path: list[str]
     cwd: str
     threads: int

@@ -30,9 +30,10 @@ from typing import Any
 from tqdm import tqdm
 
 from inrcodec import __version__
+from inrcodec.bench.codecs import get_codec
 from inrcodec.bench.results import ResultWriter, read_results
 from inrcodec.bench.spec import Point, point_key
-from inrcodec.codecs import CODECS, get_codec
+from inrcodec.codecs import CODECS, CodecEntry
 from inrcodec.io import Video
 from inrcodec.metrics import bpp, compare, kbps
 
@@ -116,7 +117,7 @@ def _measure_all(points: list[Point], jobs: int) -> Iterator[Outcome]:
                 future.cancel()
 
 
-def _start_worker(codecs: dict[str, str], threads: int) -> None:
+def _start_worker(codecs: dict[str, CodecEntry], threads: int) -> None:
     """Give a worker the parent's codec registry (codecs registered at run time included) and
     its share of the CPU cores."""
     import torch

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from inrcodec.codecs import get_codec
+from inrcodec.bench.codecs import get_codec
 from inrcodec.errors import InrcodecError
 from inrcodec.io import VideoFormatError, read_video
 

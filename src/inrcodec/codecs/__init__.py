@@ -1,5 +1,7 @@
-"""Codecs behind one interface (`Codec`), found by name with `get_codec`."""
+"""The codecs that write inrcodec files (NVRC, HiNeRV, TeCoNeRV), their shared interface
+(`base`) and their registry (`registry`); `api` is their Python face."""
 
-from .base import CODECS, Codec, CodecError, Coded, get_codec
+from .base import Codec, CodecError, Coded, EncodeResult, FileCodec
+from .registry import CODECS, CodecEntry
 
-__all__ = ["CODECS", "Codec", "CodecError", "Coded", "get_codec"]
+__all__ = ["CODECS", "Codec", "CodecEntry", "CodecError", "Coded", "EncodeResult", "FileCodec"]

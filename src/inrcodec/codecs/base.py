@@ -1,19 +1,19 @@
-"""The one interface every codec implements, so the benchmark harness can run any of them.
+"""What every codec shares: the harness interface (`Codec`, `Coded`) and the result of an
+inrcodec encode (`EncodeResult`).
 
 A codec turns a `Video` into bytes at one *rate point* (a QP, a CRF, a preset and lambda, ...)
 and back. The harness measures the rest itself: bpp from `Coded.num_bytes`, quality by comparing
 `Coded.decoded` with the source using `inrcodec.metrics`, so every codec, conventional or neural,
-is measured by the same code (DESIGN.md section 5).
+is measured by the same code (docs/design.md, "Measuring").
 
-Codecs are found by name in `CODECS` ("module:Class" strings, imported on first use), so adding
-a codec means adding one line here and no change to the harness.
+Codecs are found by name in registries (`inrcodec.codecs.registry` for the codecs that write
+inrcodec files, `inrcodec.baselines.BASELINES` for the conventional ones), imported on first use.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,24 +39,6 @@ class Coded:
     encode_seconds: float
     decode_seconds: float
     settings: dict[str, Any] = field(default_factory=dict)
-
-
-class CodedResult:
-    """What every neural codec's encode result derives from its ``bitstream`` (the file's
-    bytes) and ``reconstruction`` (the decoder's `Video`)."""
-
-    bitstream: bytes
-    reconstruction: Video
-
-    @property
-    def num_bytes(self) -> int:
-        return len(self.bitstream)
-
-    @property
-    def bpp(self) -> float:
-        """Bits per pixel of the file: 8 x bytes / (frames x width x height)."""
-        video = self.reconstruction
-        return 8 * self.num_bytes / (video.num_frames * video.width * video.height)
 
 
 class Codec(ABC):
@@ -93,61 +75,70 @@ class Codec(ABC):
         return {}
 
 
-class TrainedCodec(Codec):
-    """A codec that fits a network to each video (HiNeRV, NVRC): the harness's `code` around
-    the codec's own `encode`, its options (`OPTIONS`, recorded as settings) and versions."""
+@dataclass(frozen=True)
+class EncodeResult:
+    """What every inrcodec codec's ``encode`` returns.
 
-    OPTIONS: ClassVar[tuple[str, ...]] = ("preset", "steps", "space", "seed")
+    ``bitstream``: the file's bytes; ``reconstruction``: the decoder's output, from decoding
+    ``bitstream`` in the encoder's self-check; ``source``: what was coded (the input, or a
+    resized copy of it); ``encode_seconds`` from the input frames to the bytes,
+    ``decode_seconds`` the self-check's decode; ``preset``: the network preset or model name;
+    ``settings``: the rate controls and layout the harness records with the point; ``parts``:
+    the file's bytes by part (they sum to its size); ``estimated``: the rate the training
+    estimated, where the codec has one (NVRC's eq. 9 report, bits by part under ``groups``);
+    ``training``: the training run's record (per-stage results), None for codecs that train
+    nothing.
+    """
+
+    bitstream: bytes
+    reconstruction: Video
+    source: Video
+    encode_seconds: float
+    decode_seconds: float
+    preset: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, int] = field(default_factory=dict)
+    estimated: dict[str, Any] | None = None
+    training: Any = field(default=None, repr=False)
+
+    @property
+    def num_bytes(self) -> int:
+        return len(self.bitstream)
+
+    @property
+    def bpp(self) -> float:
+        """Bits per pixel of the file: 8 x bytes / (frames x width x height)."""
+        video = self.source
+        return 8 * self.num_bytes / (video.num_frames * video.width * video.height)
+
+
+class FileCodec(Codec):
+    """A codec that writes inrcodec files, in the harness: `code` is its own ``encode`` at the
+    rate point (`encode_point`), measured on the decoder's output; the options in `OPTIONS`
+    are recorded as settings, with the encode's own `EncodeResult.settings`."""
+
+    OPTIONS: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
-    def encode(self, video: Video, rate_point: int | float, run_dir: Path) -> tuple[Any, dict]:
-        """The codec's encode result (with ``num_bytes``, ``reconstruction``,
-        ``encode_seconds``, ``decode_seconds``) and extra settings to record."""
+    def encode_point(self, video: Video, rate_point: int | float, run_dir: Path) -> EncodeResult:
+        """Encode ``video`` at ``rate_point``; training checkpoints may go in ``run_dir``."""
 
     def code(self, video: Video, rate_point: int | float, workdir: Path) -> Coded:
         self.check_rate_point(rate_point)
-        result, extra = self.encode(video.load(), rate_point, Path(workdir) / "run")
+        result = self.encode_point(video.load(), rate_point, Path(workdir) / "run")
         return Coded(
             num_bytes=result.num_bytes,
             decoded=result.reconstruction,
             encode_seconds=result.encode_seconds,
             decode_seconds=result.decode_seconds,
-            settings={**self.settings(), **extra},
+            settings={**self.settings(), **result.settings},
         )
 
     def settings(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.OPTIONS}
 
     def versions(self) -> dict[str, str]:
-        """torch trains and reconstructs, constriction entropy-codes."""
+        """torch runs the networks, constriction entropy-codes."""
         from importlib.metadata import version
 
         return {package: version(package) for package in ("torch", "constriction")}
-
-
-#: Registry of codec names to "module:Class". Neural codecs join here in later issues.
-CODECS: dict[str, str] = {
-    # Conventional baselines through ffmpeg (inrcodec.baselines, docs/baselines.md).
-    "x264": "inrcodec.baselines.codecs:X264",
-    "x265": "inrcodec.baselines.codecs:X265",
-    "svtav1": "inrcodec.baselines.codecs:SvtAv1",
-    "aom": "inrcodec.baselines.codecs:Aom",
-    "vvenc": "inrcodec.baselines.codecs:Vvenc",
-    # Neural codecs (inrcodec.codecs.<name>).
-    "hinerv": "inrcodec.codecs.hinerv.codec:HiNeRVCodec",
-    "nvrc": "inrcodec.codecs.nvrc.codec:NVRCCodec",
-    "teconerv": "inrcodec.codecs.teconerv.codec:TeCoNeRVCodec",
-}
-
-
-def get_codec(name: str, **options: Any) -> Codec:
-    """An instance of the codec registered as ``name``, with ``options`` for its constructor."""
-    if name not in CODECS:
-        known = ", ".join(sorted(CODECS)) or "none"
-        raise CodecError(f"unknown codec {name!r}; known codecs: {known}")
-    module_name, class_name = CODECS[name].split(":")
-    codec_class = getattr(import_module(module_name), class_name)
-    try:
-        return codec_class(**options)
-    except TypeError as error:
-        raise CodecError(f"bad options for codec {name!r}: {error}") from None

@@ -46,3 +46,18 @@ _LAZY.update(
     }
 )
 __all__ = sorted(_LAZY)
+
+
+# What the codec registry (`inrcodec.codecs.registry`) reads of every codec package.
+_LAZY.update(
+    {
+        "HiNeRVCodec": "codec",
+        "encode": "codec",
+        "decode": "codec",
+        "describe": "bitstream",
+        "ENCODE_OPTIONS": "command",
+        "DECODE_OPTIONS": "command",
+        "encode_options": "command",
+    }
+)
+__all__ = sorted(_LAZY)

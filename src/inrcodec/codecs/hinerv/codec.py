@@ -24,7 +24,6 @@ the source's siting first).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,15 +32,23 @@ import torch
 
 from inrcodec.codecs.header import format_of, header_of
 from inrcodec.codecs.network_section import parameter_specs
+from inrcodec.coding import Container
 from inrcodec.io import Video, VideoFormat, rgb_to_video
 from inrcodec.io.chroma import downsample_chroma
 from inrcodec.io.colour import quantize as quantize_codes
 from inrcodec.nets.hinerv import PRESETS, HiNeRV, size_class
 from inrcodec.nets.hinerv import preset as network_preset
 
-from ..base import CodecError, CodedResult, TrainedCodec
+from ..base import CodecError, EncodeResult, FileCodec
 from . import compress
-from .bitstream import HiNeRVPayload, QuantizedTensor, read_payload, write_payload
+from .bitstream import (
+    MODEL_TAG,
+    PARAMETERS_TAG,
+    HiNeRVPayload,
+    QuantizedTensor,
+    read_payload,
+    write_payload,
+)
 
 #: Reference stage lengths (cfgs/train/hinerv_1920x1080.txt): epochs of train, prune, quant.
 STAGE_EPOCHS = {"train": 300, "prune": 60, "quant": 30}
@@ -58,23 +65,6 @@ DEFAULT_STEPS = {"cpu": 3000, "tiny": 13}
 
 class HiNeRVCodecError(CodecError):
     """The HiNeRV codec cannot run as asked (unknown preset, bits out of range, ...)."""
-
-
-@dataclass(frozen=True)
-class EncodeResult(CodedResult):
-    """``bitstream``: the file's bytes; ``reconstruction``: the decoder's output (bit-identical
-    to decoding ``bitstream``); times in seconds; ``stages``: each stage's `TrainResult`."""
-
-    bitstream: bytes
-    reconstruction: Video
-    encode_seconds: float
-    decode_seconds: float
-    preset: str
-    bits: int
-    steps: dict[str, int]
-    num_parameters: int
-    sparsity: float  # fraction of zero symbols in the quantised tensors
-    stages: dict[str, Any] = field(default_factory=dict)
 
 
 def stage_steps(total: int) -> dict[str, int]:
@@ -164,14 +154,18 @@ def encode(
     return EncodeResult(
         bitstream=data,
         reconstruction=decoded,
+        source=video,
         encode_seconds=time.perf_counter() - started,
         decode_seconds=decode_seconds,
         preset=preset,
-        bits=bits,
-        steps={name: result.steps for name, result in results.items()},
-        num_parameters=compress.num_parameters(model),
-        sparsity=compress.sparsity(tensors),
-        stages=results,
+        settings={
+            "bits": bits,
+            "stage_steps": {name: result.steps for name, result in results.items()},
+            "num_parameters": compress.num_parameters(model),
+            "sparsity": compress.sparsity(tensors),
+        },
+        parts=_part_bytes(data),
+        training=results,
     )
 
 
@@ -204,6 +198,14 @@ def to_video(output: np.ndarray, fmt: VideoFormat, space: str) -> Video:
     if fmt.chroma == "420":
         codes[1:] = [downsample_chroma(p, fmt.chroma_siting) for p in codes[1:]]
     return Video(tuple(quantize_codes(p, fmt) for p in codes), fmt)
+
+
+def _part_bytes(data: bytes) -> dict[str, int]:
+    """The file's bytes by part: the container's framing, the model and the parameters."""
+    container = Container.from_bytes(data)
+    sizes = {"model": len(container.section(MODEL_TAG))}
+    sizes["parameters"] = len(container.section(PARAMETERS_TAG))
+    return {"header": len(data) - sum(sizes.values()), **sizes}
 
 
 def _same_payload(a: HiNeRVPayload, b: HiNeRVPayload) -> bool:
@@ -239,13 +241,14 @@ def _check_options(preset_name: str, bits: int, space: str, video: Video) -> Non
 # ------------------------------------------------------------------------- bench plug-in
 
 
-class HiNeRVCodec(TrainedCodec):
+class HiNeRVCodec(FileCodec):
     """HiNeRV for the benchmark harness. A rate point is the quantisation bit width (the
     network size is the ``preset`` option; the papers vary both: run one spec entry per
     preset). Options: ``preset``, ``steps``, ``space``, ``device``, ``seed``."""
 
     name: ClassVar[str] = "hinerv"
     rate_parameter: ClassVar[str] = "bits"
+    OPTIONS = ("preset", "steps", "space", "seed")
 
     def __init__(
         self,
@@ -272,8 +275,8 @@ class HiNeRVCodec(TrainedCodec):
         if int(rate_point) != rate_point or not 2 <= rate_point <= 16:
             raise CodecError(f"HiNeRV rate point (bits) must be an integer in 2-16: {rate_point}")
 
-    def encode(self, video: Video, rate_point: int | float, run_dir: Path):
-        result = encode(
+    def encode_point(self, video: Video, rate_point: int | float, run_dir: Path) -> EncodeResult:
+        return encode(
             video,
             self.preset,
             bits=int(rate_point),
@@ -284,4 +287,3 @@ class HiNeRVCodec(TrainedCodec):
             device=self.device,
             seed=self.seed,
         )
-        return result, {"stage_steps": result.steps}

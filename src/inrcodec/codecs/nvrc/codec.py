@@ -15,7 +15,7 @@ source's pixel format back (as the HiNeRV codec does).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,7 +25,7 @@ from inrcodec.codecs.header import format_of, header_of
 from inrcodec.coding import VideoHeader
 from inrcodec.io import Video
 
-from ..base import CodecError, CodedResult, TrainedCodec
+from ..base import CodecError, EncodeResult, FileCodec
 from ..hinerv.codec import to_video
 from .bitstream import (
     CodingPlan,
@@ -63,30 +63,6 @@ class Compressed:
         return coded / self.estimated["bits"] - 1
 
 
-@dataclass(frozen=True)
-class EncodeResult(CodedResult):
-    """`compress`'s result plus the training run: times in seconds, ``training`` the
-    `NVRCTrainResult`."""
-
-    compressed: Compressed
-    preset: str
-    lam: float
-    encode_seconds: float
-    training: Any = field(default=None, repr=False)
-
-    @property
-    def bitstream(self) -> bytes:
-        return self.compressed.bitstream
-
-    @property
-    def reconstruction(self) -> Video:
-        return self.compressed.reconstruction
-
-    @property
-    def decode_seconds(self) -> float:
-        return self.compressed.decode_seconds
-
-
 def encode(
     video: Video,
     preset: str = "nvrc-cpu",
@@ -103,7 +79,22 @@ def encode(
     started = time.perf_counter()
     result = train(video, preset, lam, space=space, **train_options)
     compressed = compress(result.model, header_of(video), space)
-    return EncodeResult(compressed, preset, lam, time.perf_counter() - started, result)
+    return EncodeResult(
+        bitstream=compressed.bitstream,
+        reconstruction=compressed.reconstruction,
+        source=video,
+        encode_seconds=time.perf_counter() - started,
+        decode_seconds=compressed.decode_seconds,
+        preset=preset,
+        settings={
+            "lambda": lam,
+            "estimated_bits": compressed.estimated["bits"],
+            "rate_gap": compressed.rate_gap,
+        },
+        parts=compressed.sections,
+        estimated=compressed.estimated,
+        training=result,
+    )
 
 
 def compress(model: NVRC, header: VideoHeader, space: str = "rgb") -> Compressed:
@@ -160,7 +151,7 @@ def synthesize(plan: CodingPlan, payload: NVRCPayload, header: VideoHeader, *, d
 # ------------------------------------------------------------------------- bench plug-in
 
 
-class NVRCCodec(TrainedCodec):
+class NVRCCodec(FileCodec):
     """NVRC for the benchmark harness. A rate point is lambda (the network size is the
     ``preset`` option; Table 6 varies both: run one spec entry per preset). Options:
     ``preset``, ``steps``, ``space``, ``ablation``, ``device``, ``seed``."""
@@ -192,8 +183,8 @@ class NVRCCodec(TrainedCodec):
         if not rate_point > 0:
             raise CodecError(f"NVRC rate point (lambda) must be positive: {rate_point}")
 
-    def encode(self, video: Video, rate_point: int | float, run_dir: Path):
-        result = encode(
+    def encode_point(self, video: Video, rate_point: int | float, run_dir: Path) -> EncodeResult:
+        return encode(
             video,
             self.preset,
             float(rate_point),
@@ -205,5 +196,3 @@ class NVRCCodec(TrainedCodec):
             device=self.device,
             seed=self.seed,
         )
-        gap = {"estimated_bits": result.compressed.estimated["bits"]}
-        return result, {**gap, "rate_gap": result.compressed.rate_gap}

@@ -22,3 +22,19 @@ __all__ = sorted(_LAZY)
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY)
+
+
+# What the codec registry (`inrcodec.codecs.registry`) reads of every codec package.
+_LAZY.update(
+    {
+        "TeCoNeRVCodec": "codec",
+        "encode": "codec",
+        "decode": "codec",
+        "describe": "bitstream",
+        "ENCODE_OPTIONS": "command",
+        "DECODE_OPTIONS": "command",
+        "encode_options": "command",
+        "add_train_parser": "command",
+    }
+)
+__all__ = sorted(_LAZY)

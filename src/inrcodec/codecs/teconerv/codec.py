@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,13 +45,14 @@ from inrcodec.io import Video, rgb_to_video, video_to_rgb
 from inrcodec.nets.hypernet import Hypernetwork
 from inrcodec.quant.uniform import MAX_BITS, MIN_BITS, dequantize_uniform, quantize_uniform
 
-from ..base import Codec, CodecError, Coded, CodedResult
+from ..base import CodecError, EncodeResult, FileCodec
 from .bitstream import (
     HASH_BYTES,
     RESIDUALS,
     CodedTensor,
     TeCoNeRVStream,
     clip_count,
+    rate_split,
     read_stream,
     write_stream,
 )
@@ -205,29 +206,6 @@ def _to_video(clips: list[Video], frames: int) -> Video:
 # ----------------------------------------------------------------------------------- encode
 
 
-@dataclass(frozen=True)
-class EncodeResult(CodedResult):
-    """``bitstream``: the file; ``reconstruction``: the decoder's output (checked bit-identical
-    to the encoder's own); ``source``: what was coded (the input, or its resized copy);
-    ``encode_seconds`` runs from the input frames to the bytes (prediction, quantisation,
-    coding), ``decode_seconds`` from the bytes to the decoded video."""
-
-    bitstream: bytes
-    reconstruction: Video
-    source: Video
-    encode_seconds: float
-    decode_seconds: float
-    preset: str  # the model's name
-    bits: int
-    residual: str
-    keyframe_interval: int
-    overlap: tuple[int, int]
-    fusion: str
-    tubelets: int  # per clip
-    clips: int
-    settings: dict[str, Any] = field(default_factory=dict)
-
-
 def check_options(bits: int, residual: str, keyframe_interval: int, fusion: str) -> None:
     if not isinstance(bits, int) or not MIN_BITS <= bits <= MAX_BITS:
         raise TeCoNeRVCodecError(
@@ -318,14 +296,18 @@ def encode(
         encode_seconds=encode_seconds,
         decode_seconds=decode_seconds,
         preset=coding.name,
-        bits=bits,
-        residual=residual,
-        keyframe_interval=keyframe_interval,
-        overlap=overlap,
-        fusion=fusion,
-        tubelets=tiling.count,
-        clips=len(stream.clips),
-        settings={"model_hash": coding.hex, "tube": f"{cfg.width}x{cfg.height}"},
+        settings={
+            "model_hash": coding.hex,
+            "tube": f"{cfg.width}x{cfg.height}",
+            "tubelets": tiling.count,
+            "clips": len(stream.clips),
+            "bits": bits,
+            "residual": residual,
+            "keyframe_interval": keyframe_interval,
+            "overlap": list(overlap),
+            "fusion": fusion,
+        },
+        parts=rate_split(bitstream)["bytes"],
     )
 
 
@@ -423,7 +405,7 @@ def decode(
 # ------------------------------------------------------------------------------ the harness
 
 
-class TeCoNeRVCodec(Codec):
+class TeCoNeRVCodec(FileCodec):
     """TeCoNeRV in the benchmark harness: the rate point is the bit width (4-8 in the paper);
     the model, residual mode, keyframe interval, overlap and fusion are options."""
 
@@ -457,10 +439,9 @@ class TeCoNeRVCodec(Codec):
                 f"teconerv: bits must be an integer in [{MIN_BITS}, {MAX_BITS}]"
             )
 
-    def code(self, video: Video, rate_point: int | float, workdir: Path) -> Coded:
-        self.check_rate_point(rate_point)
-        result = encode(
-            video.load(),
+    def encode_point(self, video: Video, rate_point: int | float, run_dir: Path) -> EncodeResult:
+        return encode(
+            video,
             model=self.model,
             bits=int(rate_point),
             residual=self.residual,
@@ -471,13 +452,6 @@ class TeCoNeRVCodec(Codec):
             device=self.device,
             progress=False,
         )
-        return Coded(
-            num_bytes=result.num_bytes,
-            decoded=result.reconstruction,
-            encode_seconds=result.encode_seconds,
-            decode_seconds=result.decode_seconds,
-            settings={**self.settings(), **result.settings, "tubelets": result.tubelets},
-        )
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -487,11 +461,6 @@ class TeCoNeRVCodec(Codec):
             "overlap": list(self.overlap),
             "fusion": self.fusion,
         }
-
-    def versions(self) -> dict[str, str]:
-        from importlib.metadata import version
-
-        return {package: version(package) for package in ("torch", "constriction")}
 
 
 def parse_overlap(value: int | str | list[int] | tuple[int, ...]) -> tuple[int, int]:

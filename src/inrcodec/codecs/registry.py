@@ -1,0 +1,68 @@
+"""The codecs that write inrcodec files, by name: the one list the command line
+(``inrcodec encode --codec``, ``decode``, ``info``), `inrcodec.codecs.api` and the benchmark
+harness read. Adding a codec is one sub-package and one line here (docs/design.md).
+
+A registered package exports, lazily (`inrcodec.lazy`), so listing codecs imports no torch:
+
+- ``encode(video, **options) -> EncodeResult`` and ``decode(data, *, device, **options)``;
+- ``describe(data) -> dict``, what ``inrcodec info`` prints about one of its files;
+- ``ENCODE_OPTIONS`` / ``DECODE_OPTIONS`` (`inrcodec.codecs.options.Option`) and
+  ``encode_options(values) -> (keywords for encode, one line describing the setting)``;
+- its harness class (a `inrcodec.codecs.base.Codec`), named by the entry;
+- optionally ``add_train_parser(subparsers)``, its ``inrcodec train <name>`` command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from types import ModuleType
+
+from inrcodec.coding import BitstreamError, CodecId
+
+from .base import Codec, CodecError
+
+
+@dataclass(frozen=True)
+class CodecEntry:
+    """Where a codec lives: its ``module`` (a package), the name of its ``harness`` class in
+    it, and the container's ``codec_id`` of its files (None: it writes no inrcodec file, as a
+    conventional baseline or a harness-only test codec)."""
+
+    module: str
+    harness: str
+    codec_id: CodecId | None = None
+
+    def load(self) -> ModuleType:
+        return import_module(self.module)
+
+    def harness_class(self) -> type[Codec]:
+        return getattr(self.load(), self.harness)
+
+
+CODECS: dict[str, CodecEntry] = {
+    "nvrc": CodecEntry("inrcodec.codecs.nvrc", "NVRCCodec", CodecId.NVRC),
+    "hinerv": CodecEntry("inrcodec.codecs.hinerv", "HiNeRVCodec", CodecId.HINERV),
+    "teconerv": CodecEntry("inrcodec.codecs.teconerv", "TeCoNeRVCodec", CodecId.TECONERV),
+}
+
+
+def file_codecs() -> dict[str, CodecEntry]:
+    """The registered codecs that write inrcodec files, in registry order."""
+    return {name: entry for name, entry in CODECS.items() if entry.codec_id is not None}
+
+
+def codec_module(name: str) -> ModuleType:
+    """The package of the file codec registered as ``name``."""
+    codecs = file_codecs()
+    if name not in codecs:
+        raise CodecError(f"unknown codec {name!r}; choose from {', '.join(codecs)}")
+    return codecs[name].load()
+
+
+def module_for_file(codec_id: CodecId) -> tuple[str, ModuleType]:
+    """The name and package of the codec whose files carry ``codec_id``."""
+    for name, entry in file_codecs().items():
+        if entry.codec_id == codec_id:
+            return name, entry.load()
+    raise BitstreamError(f"no decoder for codec {codec_id.name.lower()}")

@@ -1,0 +1,98 @@
+"""Encode, decode and describe the toy codec's files, and its harness class."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from inrcodec.codecs import CodecError, EncodeResult, FileCodec
+from inrcodec.codecs.header import format_of, header_of
+from inrcodec.codecs.info import describe_container
+from inrcodec.coding import BitstreamError, CodecId, Container, decode_smallest, encode_smallest
+from inrcodec.coding.varint import ByteReader, encode_uvarint
+from inrcodec.io import Video
+
+PLANES_TAG = 1
+MAX_STEP = 256
+
+
+def expected_frames(video: Video, step: int) -> Video:
+    """What decoding a toy file of ``video`` gives, computed without the codec."""
+    planes = tuple(
+        np.minimum((p.astype(np.int64) // step) * step + step // 2, video.format.peak).astype(
+            p.dtype
+        )
+        for p in video.planes
+    )
+    return Video(planes, video.format)
+
+
+def encode(video: Video, *, step: int = 16, device: str = "cpu", progress: bool = True):
+    if not 1 <= step <= MAX_STEP:
+        raise CodecError(f"toy: step must lie in [1, {MAX_STEP}], got {step}")
+    started = time.perf_counter()
+    payload = [encode_uvarint(step)]
+    for plane in video.planes:
+        coded = encode_smallest(plane.astype(np.int64) // step)
+        payload += [encode_uvarint(len(coded)), coded]
+    data = Container(CodecId.TEST, header_of(video), [(PLANES_TAG, b"".join(payload))]).to_bytes()
+    encode_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    decoded = decode(data)
+    return EncodeResult(
+        bitstream=data,
+        reconstruction=decoded,
+        source=video,
+        encode_seconds=encode_seconds,
+        decode_seconds=time.perf_counter() - started,
+        preset="toy",
+        settings={"step": step},
+        parts=_parts(data),
+    )
+
+
+def _parts(data: bytes) -> dict[str, int]:
+    planes = len(Container.from_bytes(data).section(PLANES_TAG))
+    return {"container": len(data) - planes, "planes": planes}
+
+
+def decode(data: bytes, *, device: str = "cpu") -> Video:
+    container = Container.of_codec(data, CodecId.TEST, (PLANES_TAG,), "toy")
+    fmt = format_of(container.header)
+    reader = ByteReader(container.section(PLANES_TAG))
+    step = reader.uvarint("step", MAX_STEP, min_value=1)
+    planes = []
+    for index, shape in enumerate(fmt.plane_shapes()):
+        length = reader.uvarint(f"plane {index} length", reader.remaining)
+        frames_shape = (container.header.frame_count, *shape)
+        codes = decode_smallest(bytes(reader.take(length, "plane")), frames_shape, "plane")
+        planes.append(np.minimum(codes * step + step // 2, fmt.peak).astype(fmt.dtype))
+    reader.expect_end("planes section")
+    if any(p.min() < 0 for p in planes):
+        raise BitstreamError("toy: negative code")
+    return Video(tuple(planes), fmt)
+
+
+def describe(data: bytes) -> dict:
+    container = Container.of_codec(data, CodecId.TEST, (PLANES_TAG,), "toy")
+    step = ByteReader(container.section(PLANES_TAG)).uvarint("step", MAX_STEP, min_value=1)
+    return {**describe_container(data), "step": step}
+
+
+class ToyCodec(FileCodec):
+    """The harness face: the rate point is the step."""
+
+    name = "toy"
+    rate_parameter = "step"
+
+    def default_rate_points(self) -> list[int]:
+        return [4, 8, 16, 32]
+
+    def check_rate_point(self, rate_point) -> None:
+        if not isinstance(rate_point, int) or not 1 <= rate_point <= MAX_STEP:
+            raise CodecError(f"toy: step must be an integer in [1, {MAX_STEP}]")
+
+    def encode_point(self, video: Video, rate_point, run_dir: Path) -> EncodeResult:
+        return encode(video, step=rate_point)
