@@ -28,8 +28,8 @@ from inrcodec.codecs.hinerv.train import (
     fit,
     load_checkpoint,
     patch_size_for,
-    reconstruct,
 )
+from inrcodec.codecs.synthesis import reconstruct
 from inrcodec.nets.hinerv import HiNeRV, preset
 
 SAMPLE_Y4M = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"

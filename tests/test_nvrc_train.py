@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from inrcodec.cli import main
-from inrcodec.codecs.hinerv.train import RateTerm, VideoTarget, reconstruct
+from inrcodec.codecs.hinerv.train import RateTerm, VideoTarget
 from inrcodec.codecs.nvrc.train import (
     ABLATIONS,
     NVRCError,
@@ -19,6 +19,7 @@ from inrcodec.codecs.nvrc.train import (
     rate_point,
     train,
 )
+from inrcodec.codecs.synthesis import reconstruct
 from inrcodec.io import read_video
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -16,7 +16,6 @@ _LAZY = {
     "VideoTarget": "train",
     "fit": "train",
     "load_checkpoint": "train",
-    "reconstruct": "train",
     # losses (losses.py)
     "distortion": "losses",
     "ms_ssim": "losses",

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -50,6 +50,7 @@ from ..checkpoints import (
     save_checkpoint,
     state_tensors,
 )
+from ..synthesis import frame_batches
 from .losses import LOSS_SPACES, distortion, psnr_per_frame
 
 __all__ = [
@@ -62,7 +63,6 @@ __all__ = [
     "load_checkpoint",
     "patch_size_for",
     "preset_training",
-    "reconstruct",
 ]
 
 _FORMAT = "inrcodec.hinerv.train/1"
@@ -599,52 +599,10 @@ def _check_resumable(state: dict, config: TrainConfig, stage: str, total: int) -
         raise TrainingError(f"cannot resume: {state['total_steps']} steps planned, now {total}")
 
 
-# ----------------------------------------------------------------------------- reconstruction
-
-
-def _batches(frames: int | Sequence[int] | torch.Tensor, batch: int) -> Iterator[torch.Tensor]:
-    if isinstance(frames, int):
-        frames = range(frames)
-    indices = torch.as_tensor(
-        list(frames) if not torch.is_tensor(frames) else frames, dtype=torch.long
-    )
-    for i in range(0, indices.numel(), batch):
-        yield indices[i : i + batch]
-
-
-def _frames_out(
-    model: nn.Module, frames, batch: int
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(indices, (b, 3, H, W) float32 on the model's device, clamped to [0, 1]) per batch."""
-    if batch < 1:
-        raise TrainingError("batch must be positive")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for idx in _batches(frames, batch):
-                yield idx, model(idx.to(device)).float().clamp_(0.0, 1.0)
-    finally:
-        model.train(was_training)
-
-
-def reconstruct(
-    model: nn.Module, frames: int | Sequence[int] | torch.Tensor, batch: int = 1
-) -> torch.Tensor:
-    """Decode frames from a fitted network: ``(T, 3, H, W)`` float32 in [0, 1] on the CPU.
-
-    `frames` is a frame count (frames 0..T-1) or the frame indices; `batch` frames are
-    evaluated at once, whole frames, under ``torch.inference_mode()`` on the model's device.
-    Training's final PSNR uses the same path, so it measures what the decoder produces.
-    """
-    return torch.cat([out.cpu() for _, out in _frames_out(model, frames, batch)])
-
-
 def _video_psnr(model: nn.Module, target: VideoTarget) -> float:
     """Mean over frames of the per-frame PSNR of the whole video (frame by frame)."""
     values = [
         psnr_per_frame(out, target.frames[idx.to(target.frames.device)], target.space)
-        for idx, out in _frames_out(model, target.num_frames, 1)
+        for idx, out in frame_batches(model, target.num_frames, 1)
     ]
     return torch.cat(values).mean().item()
