@@ -13,6 +13,14 @@ from safetensors import safe_open
 from torch.nn.utils import parametrize, prune
 
 from inrcodec import read_video
+from inrcodec.codecs.checkpoints import CHECKPOINT_NAME
+from inrcodec.codecs.fitting import (
+    TrainConfig,
+    VideoTarget,
+    fit,
+    load_checkpoint,
+    patch_size_for,
+)
 from inrcodec.codecs.hinerv.losses import (
     distortion,
     ms_ssim,
@@ -20,14 +28,6 @@ from inrcodec.codecs.hinerv.losses import (
     psnr_per_frame,
     rgb_loss,
     yuv_loss,
-)
-from inrcodec.codecs.hinerv.train import (
-    CHECKPOINT_NAME,
-    TrainConfig,
-    VideoTarget,
-    fit,
-    load_checkpoint,
-    patch_size_for,
 )
 from inrcodec.codecs.synthesis import reconstruct
 from inrcodec.nets.hinerv import HiNeRV, preset

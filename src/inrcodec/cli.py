@@ -726,7 +726,7 @@ def run_decode(args: argparse.Namespace) -> int:
 
     if not args.input.is_file():
         raise UserError(f"{args.input}: no such file")
-    import inrcodec.codecs.hinerv.train  # noqa: F401  (imports are not decoding time)
+    import inrcodec.codecs.hinerv.codec  # noqa: F401  (imports are not decoding time)
     import inrcodec.codecs.nvrc.codec  # noqa: F401
 
     data = args.input.read_bytes()

@@ -111,7 +111,7 @@ def encode(
     (NVRC eq. 11); ``train_options``: more `TrainConfig` fields (``lr``, ``patch_size``, ...).
     ``run_dir`` keeps each stage's checkpoint; with ``resume`` an interrupted encode continues.
     """
-    from .train import TrainConfig, VideoTarget, fit, preset_training
+    from ..fitting import TrainConfig, VideoTarget, fit, preset_training
 
     _check_options(preset, bits, space, video)
     started = time.perf_counter()

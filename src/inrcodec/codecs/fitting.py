@@ -1,4 +1,4 @@
-"""Fitting a HiNeRV / NVRC network to one video, and reconstructing the video from it.
+"""Fitting a HiNeRV network (the HiNeRV and NVRC codecs) to one video.
 
 The recipe follows HiNeRV's reference code and NVRC Appendix A.2:
 
@@ -10,7 +10,9 @@ The recipe follows HiNeRV's reference code and NVRC Appendix A.2:
 - Adam (betas 0.9, 0.999), learning rate 2e-3 with a linear warm-up over the first 10 % of the
   steps (the reference's 30 of 300 epochs) then cosine decay to 1e-4, gradient clipping at
   norm 1.0; ``lr_scale`` scales both rates for fine-tuning stages (e.g. 0.1 for Quant-Noise);
-- losses: eq. (10) for RGB, eq. (11) for YUV 4:4:4 (`losses`).
+- losses: eq. (10) for RGB, eq. (11) for YUV 4:4:4 (`hinerv.losses`); what a step minimises
+  is an `Objective`: the distortion D alone by default (HiNeRV), NVRC's ``R + lambda D`` with
+  `nvrc.objective.RateDistortion`.
 
 Checkpoints (``run_dir/<stage>/checkpoint.safetensors``) hold the model's ``state_dict()``
 (keys as they are, parametrizations and pruning masks included), Adam's moment tensors and the
@@ -40,9 +42,9 @@ from torch import nn
 
 from inrcodec.errors import InrcodecError
 
-from ...io import Video, convert_video, video_to_rgb
-from ...nets.hinerv import size_class
-from ..checkpoints import (
+from ..io import Video, convert_video, video_to_rgb
+from ..nets.hinerv import size_class
+from .checkpoints import (
     CHECKPOINT_NAME,
     load_optimizer,
     load_weights,
@@ -50,14 +52,15 @@ from ..checkpoints import (
     save_checkpoint,
     state_tensors,
 )
-from ..synthesis import frame_batches
-from .losses import LOSS_SPACES, distortion, psnr_per_frame
+from .hinerv.losses import LOSS_SPACES, distortion, psnr_per_frame
+from .synthesis import frame_batches
 
 __all__ = [
-    "CHECKPOINT_NAME",
+    "CPU_PATCH_TARGET",
+    "Objective",
     "TrainConfig",
-    "RateTerm",
     "TrainResult",
+    "TrainingError",
     "VideoTarget",
     "fit",
     "load_checkpoint",
@@ -288,37 +291,33 @@ class TrainResult:
     seconds: float
     steps_per_second: float
     stage: str = "train"
-    rate: float | None = None  # last R (bits per pixel) of a `RateTerm`, if any
+    rate: float | None = None  # R of the trained model (bits per pixel), if any
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class RateTerm:
-    """The rate half of NVRC's ``L = R + lambda D`` (eq. 8) and its alternating schedule.
+class Objective:
+    """What a step of `fit` minimises; this one is the distortion D alone (HiNeRV).
 
-    ``rate()`` returns R in bits per pixel (differentiable). With ``period = K + 1 > 1``
-    (Sec. 3.4, K = 8), steps ``K, 2K + 1, ...`` (every (K+1)-th) minimise ``K R`` alone and the
-    others ``lambda D`` alone; with ``period = 1`` every step minimises ``R + lambda D``.
-
-    Gradient clipping (`TrainConfig.grad_clip`) bounds the gradient of the *unweighted* term:
-    a distortion step clips at ``grad_clip * lambda``, a rate step at ``grad_clip * K``. A
-    fixed bound on the weighted loss would cancel lambda whenever it binds (the distortion
-    gradient's norm is about 5 at the start, so any lambda above 1/5 would give the same
-    steps) and leave R and D in a ratio set by the clip instead of by lambda.
+    ``objective(step, distortion)`` returns the step's loss and the weight of its term; the
+    ``distortion()`` closure runs the forward pass on the step's batch and returns D. The
+    gradient clip (`TrainConfig.grad_clip`) is scaled by the weight, so it bounds the gradient
+    of the unweighted term (NVRC's ``R + lambda D``: `nvrc.objective.RateDistortion`).
     """
 
-    rate: Callable[[], torch.Tensor]
-    lam: float
-    period: int = 9
+    def __call__(
+        self, step: int, distortion: Callable[[], torch.Tensor]
+    ) -> tuple[torch.Tensor, float]:
+        return distortion(), 1.0
 
-    def __post_init__(self):
-        if self.lam <= 0 or self.period < 1:
-            raise TrainingError("lambda must be positive and the R/D period at least 1")
+    def shown(self) -> dict[str, torch.Tensor]:
+        """The latest values to show on the progress bar beside D and psnr."""
+        return {}
 
-    def is_rate_step(self, step: int) -> bool:
-        return self.period > 1 and (step + 1) % self.period == 0
+    def final_rate(self) -> float | None:
+        """R of the trained model in bits per pixel (`TrainResult.rate`), if there is one."""
+        return None
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -403,7 +402,7 @@ def fit(
     stage: str = "train",
     progress: bool = True,
     callback: Callable[[int, int], None] | None = None,
-    rate_term: RateTerm | None = None,
+    objective: Objective | None = None,
 ) -> TrainResult:
     """Fit `model` (a `HiNeRV`) to `target`; returns the result, the model holds the weights.
 
@@ -415,8 +414,8 @@ def fit(
     ``resume=False``, training starts from the model's current weights (and overwrites).
 
     `callback(step, total)` runs before each step (0-based), e.g. to anneal a Quant-Noise
-    ratio; for exact resumption it must depend on `step` only. `rate_term` adds NVRC's rate
-    (`RateTerm`): the loss becomes ``R + lambda D``, optimised alternately or jointly.
+    ratio; for exact resumption it must depend on `step` only. `objective`: what each step
+    minimises (`Objective`; default: the distortion D alone).
 
     The model moves to the configured device and stays there; `model.train()` is on while
     training, `model.eval()` after. Parametrizations and pruning masks keep working: the
@@ -425,6 +424,7 @@ def fit(
     if config.loss != target.space:
         raise TrainingError(f"config.loss is {config.loss!r} but the target is {target.space!r}")
     _check_sizes(model, target)
+    objective = objective or Objective()
     device = _device(config.device)
     cuda = device.type == "cuda"
     model.to(device)
@@ -496,7 +496,7 @@ def fit(
     t0 = time.perf_counter()
     window_loss = torch.zeros((), device=device)
     window_psnr = torch.zeros((), device=device)
-    window_n, last_loss, last_rate = 0, float("nan"), None
+    window_n, last_loss = 0, float("nan")
 
     bar = None
     if progress:
@@ -511,15 +511,12 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = lr
                 group["weight_decay"] = config.weight_decay_at(step, total)
-            t_idx, patch = plan(step)  # drawn on rate steps too: the batch order stays fixed
-            weight = 1.0  # what the step's term is multiplied by (lambda, K): see `RateTerm`
-            if rate_term is not None and rate_term.is_rate_step(step):
-                rate = rate_term.rate()
-                weight = rate_term.period - 1
-                loss = weight * rate
-                last_rate = rate.detach()
-            else:
-                t_dev = t_idx.to(device, non_blocking=True)
+            batch = plan(step)  # drawn on rate steps too: the batch order stays fixed
+
+            def measure(batch=batch) -> torch.Tensor:
+                nonlocal window_loss, window_psnr, window_n
+                t_dev = batch[0].to(device, non_blocking=True)
+                patch = batch[1]
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     pred = forward(t_dev, patch=patch)
                 want = target.crop(t_dev, patch)
@@ -529,13 +526,9 @@ def fit(
                     window_loss += loss.detach()
                     window_psnr += psnr_per_frame(pred.detach(), want, space).mean()
                 window_n += 1
-                if rate_term is not None:
-                    weight = rate_term.lam
-                    loss = weight * loss
-                    if rate_term.period == 1:
-                        rate = rate_term.rate()
-                        loss = loss + rate
-                        last_rate = rate.detach()
+                return loss
+
+            loss, weight = objective(step, measure)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.grad_clip > 0:
@@ -553,8 +546,7 @@ def fit(
                         "D": f"{last_loss:.4f}",
                         "psnr": f"{(window_psnr / window_n).item():.2f}",
                     }
-                    if last_rate is not None:
-                        postfix["bpp"] = f"{last_rate.item():.4f}"
+                    postfix |= {k: f"{v.item():.4f}" for k, v in objective.shown().items()}
                     bar.set_postfix(postfix)
                     bar.update(done - bar.n)
                 window_loss.zero_(), window_psnr.zero_()
@@ -575,18 +567,10 @@ def fit(
         seconds=elapsed,
         steps_per_second=total / elapsed if elapsed > 0 else 0.0,
         stage=stage,
-        rate=_final_rate(rate_term),
+        rate=objective.final_rate(),
     )
     checkpoint(total, result)
     return result
-
-
-def _final_rate(rate_term: RateTerm | None) -> float | None:
-    """R of the trained model (in eval mode: true rounding), or None without a rate term."""
-    if rate_term is None:
-        return None
-    with torch.no_grad():
-        return float(rate_term.rate())
 
 
 def _check_resumable(state: dict, config: TrainConfig, stage: str, total: int) -> None:
