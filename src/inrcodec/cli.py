@@ -579,17 +579,14 @@ def run_encode(args: argparse.Namespace) -> int:
 
 def teconerv_options(args: argparse.Namespace) -> tuple[dict, str]:
     from inrcodec.codecs.teconerv.codec import DEFAULT_BITS, parse_overlap
+    from inrcodec.codecs.training import resolve_device
 
     if args.preset or args.steps is not None or args.run_dir or args.resume:
         raise UserError("teconerv trains nothing: --preset, --steps, --run-dir do not apply")
     bits = DEFAULT_BITS if args.bits is None else args.bits
     overlap = parse_overlap(args.overlap)
     resize = None if args.resize is None else args.resize[::-1]  # WxH -> (height, width)
-    device = args.device
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(resolve_device(args.device))
     options = dict(
         model=args.model,
         bits=bits,
