@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from inrcodec.codecs.hinerv.train import TrainConfig, VideoTarget, fit, patch_size_for, reconstruct
+from inrcodec.codecs.fitting import TrainConfig, VideoTarget, fit, patch_size_for
+from inrcodec.codecs.synthesis import reconstruct
 from inrcodec.io import read_video
 from inrcodec.nets.hinerv import HiNeRV, count_parameters, macs_per_frame, preset
 

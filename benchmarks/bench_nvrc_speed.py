@@ -20,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-from inrcodec.codecs.hinerv.train import RateTerm, TrainConfig, VideoTarget, fit, patch_size_for
+from inrcodec.codecs.fitting import TrainConfig, VideoTarget, fit, patch_size_for
+from inrcodec.codecs.nvrc.objective import RateDistortion
 from inrcodec.codecs.nvrc.train import build
 from inrcodec.io import read_video
 from inrcodec.nets.hinerv import count_parameters, macs_per_frame
@@ -68,8 +69,8 @@ def main() -> None:
     report("network alone (float)", timed_fit(net, target, args.steps, args.patch_target))
     model.rounding = Rounding("soft", temperature=0.5, noise=2.0)
     for label, period in (("stage 1, alternating (K = 8)", 9), ("stage 1, R + lambda D", 1)):
-        term = RateTerm(model.rate, 1.0, period)
-        report(label, timed_fit(model, target, args.steps, args.patch_target, rate_term=term))
+        term = RateDistortion(model.rate, 1.0, period)
+        report(label, timed_fit(model, target, args.steps, args.patch_target, objective=term))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,14 @@ from safetensors import safe_open
 from torch.nn.utils import parametrize, prune
 
 from inrcodec import read_video
+from inrcodec.codecs.checkpoints import CHECKPOINT_NAME
+from inrcodec.codecs.fitting import (
+    TrainConfig,
+    VideoTarget,
+    fit,
+    load_checkpoint,
+    patch_size_for,
+)
 from inrcodec.codecs.hinerv.losses import (
     distortion,
     ms_ssim,
@@ -21,15 +29,7 @@ from inrcodec.codecs.hinerv.losses import (
     rgb_loss,
     yuv_loss,
 )
-from inrcodec.codecs.hinerv.train import (
-    CHECKPOINT_NAME,
-    TrainConfig,
-    VideoTarget,
-    fit,
-    load_checkpoint,
-    patch_size_for,
-    reconstruct,
-)
+from inrcodec.codecs.synthesis import reconstruct
 from inrcodec.nets.hinerv import HiNeRV, preset
 
 SAMPLE_Y4M = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"

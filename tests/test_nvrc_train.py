@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from inrcodec.cli import main
-from inrcodec.codecs.hinerv.train import RateTerm, VideoTarget, reconstruct
+from inrcodec.codecs.fitting import VideoTarget
+from inrcodec.codecs.nvrc.objective import RateDistortion
 from inrcodec.codecs.nvrc.train import (
     ABLATIONS,
     NVRCError,
@@ -19,6 +20,7 @@ from inrcodec.codecs.nvrc.train import (
     rate_point,
     train,
 )
+from inrcodec.codecs.synthesis import reconstruct
 from inrcodec.io import read_video
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -47,9 +49,9 @@ def test_rate_falls_during_training(clip):
 
 
 def test_alternating_schedule_marks_every_ninth_step():
-    term = RateTerm(lambda: torch.zeros(()), lam=1.0, period=9)
+    term = RateDistortion(lambda: torch.zeros(()), lam=1.0, period=9)
     assert [s for s in range(30) if term.is_rate_step(s)] == [8, 17, 26]
-    joint = RateTerm(lambda: torch.zeros(()), lam=1.0, period=1)
+    joint = RateDistortion(lambda: torch.zeros(()), lam=1.0, period=1)
     assert not any(joint.is_rate_step(s) for s in range(30))
 
 

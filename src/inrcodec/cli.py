@@ -361,13 +361,14 @@ def run_encode(args: argparse.Namespace) -> int:
     from inrcodec.atomic import write_atomic
     from inrcodec.codecs.api import encode
     from inrcodec.codecs.registry import codec_module, file_codecs
+    from inrcodec.codecs.training import resolve_device
 
     module = codec_module(args.codec)
     everyone = [o for e in file_codecs().values() for o in e.load().ENCODE_OPTIONS]
     values = codec_values(args, args.codec, module.ENCODE_OPTIONS, everyone)
     options, setting = module.encode_options(values)
     video = open_input(args.input, args).load()
-    device = resolve_device(args.device)
+    device = str(resolve_device(args.device))
     result = encode(video, args.codec, device=device, progress=not args.no_progress, **options)
     write_atomic(args.output, result.bitstream)
     size = args.output.stat().st_size
@@ -382,12 +383,6 @@ def run_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_device(name: str) -> str:
-    if name != "auto":
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def pixels(video) -> int:

@@ -3,16 +3,17 @@
 A checkpoint file holds the model's ``state_dict()`` (prefix ``model.``; keys as they are,
 parametrizations and pruning masks included), the optimiser's moment tensors by parameter name
 (``optim.``) and the torch RNG states (``rng.``), plus a small JSON document in the file's
-safetensors metadata (step, configuration, results), so weights and state are replaced
-together by one atomic rename. ``state.json`` next to it is a readable copy of that JSON, never
-read back. Nothing goes through ``torch.load``.
+safetensors metadata (its ``format``, step, configuration, results), so weights and state are
+replaced together by one atomic rename. ``state.json`` next to it is a readable copy of that
+JSON, never read back. Nothing goes through ``torch.load``. A trainer writes one with
+`save_checkpoint` and continues from it with `resume_checkpoint`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -30,6 +31,7 @@ __all__ = [
     "load_optimizer",
     "load_weights",
     "read_checkpoint",
+    "resume_checkpoint",
     "save_checkpoint",
     "state_tensors",
 ]
@@ -72,10 +74,18 @@ def state_tensors(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> 
     return out
 
 
-def save_checkpoint(path: Path, tensors: dict, state: dict) -> None:
-    """One checkpoint file, written atomically, plus its readable JSON copy."""
+def save_checkpoint(
+    path: Path,
+    fmt: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    state: dict,
+) -> None:
+    """Checkpoint a run: `model`'s weights, `optimizer`'s moments, the RNG states and the JSON
+    `state` (with ``format = fmt``) in one file written atomically, plus its readable copy."""
+    state = {"format": fmt, **state}
     meta = {_METADATA_KEY: json.dumps(state, sort_keys=True)}
-    write_atomic(path, save(tensors, metadata=meta))
+    write_atomic(path, save(state_tensors(model, optimizer), metadata=meta))
     with atomic_file(path.with_name(STATE_NAME)) as tmp:
         tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
 
@@ -91,6 +101,38 @@ def read_checkpoint(path: Path, fmt: str) -> tuple[dict, dict]:
     if state.get("format") != fmt:
         raise CheckpointError(f"{path}: unknown checkpoint format {state.get('format')!r}")
     return tensors, state
+
+
+def resume_checkpoint(
+    path: Path,
+    fmt: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    check: Callable[[dict], None],
+) -> dict:
+    """Continue a run from its checkpoint and return the JSON state.
+
+    Reads `path` (format `fmt`), lets `check(state)` refuse it (it raises when the run's
+    configuration changed), loads the weights and, for an unfinished run, the optimiser's
+    moments and the torch RNG states (CPU, and the CUDA devices present), so the run goes on
+    as if uninterrupted.
+    """
+    tensors, state = read_checkpoint(path, fmt)
+    check(state)
+    load_weights(model, tensors)
+    if not state["finished"]:
+        load_optimizer(model, optimizer, tensors)
+        _restore_rng(tensors)
+    return state
+
+
+def _restore_rng(tensors: dict) -> None:
+    torch.set_rng_state(tensors["rng.cpu"])
+    if torch.cuda.is_available():
+        for key, rng in tensors.items():
+            device = int(key.rsplit(".", 1)[1]) if key.startswith("rng.cuda.") else None
+            if device is not None and device < torch.cuda.device_count():
+                torch.cuda.set_rng_state(rng, device)
 
 
 def _resolve(keys: Sequence[str], wanted: Sequence[str]) -> dict[str, str]:

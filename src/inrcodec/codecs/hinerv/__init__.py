@@ -1,4 +1,5 @@
-"""The HiNeRV codec (baseline): training (`train`), losses (`losses`), coding and the bitstream.
+"""The HiNeRV codec (baseline): losses (`losses`), coding and the bitstream; the network is
+fitted by `inrcodec.codecs.fitting`, decoded by `inrcodec.codecs.synthesis`.
 
 Names are imported lazily (module ``__getattr__``), so importing this package, or a light
 sibling such as the bitstream reader, does not pull in the training machinery.
@@ -9,14 +10,6 @@ from __future__ import annotations
 from inrcodec.lazy import lazy_getattr
 
 _LAZY = {
-    # training (train.py)
-    "TrainConfig": "train",
-    "TrainResult": "train",
-    "TrainingError": "train",
-    "VideoTarget": "train",
-    "fit": "train",
-    "load_checkpoint": "train",
-    "reconstruct": "train",
     # losses (losses.py)
     "distortion": "losses",
     "ms_ssim": "losses",

@@ -33,13 +33,12 @@ import torch
 from inrcodec.codecs.header import format_of, header_of
 from inrcodec.codecs.network_section import parameter_specs
 from inrcodec.coding import Container
-from inrcodec.io import Video, VideoFormat, rgb_to_video
-from inrcodec.io.chroma import downsample_chroma
-from inrcodec.io.colour import quantize as quantize_codes
+from inrcodec.io import Video, VideoFormat
 from inrcodec.nets.hinerv import PRESETS, HiNeRV, size_class
 from inrcodec.nets.hinerv import preset as network_preset
 
 from ..base import CodecError, EncodeResult, FileCodec
+from ..synthesis import reconstruct, to_video
 from . import compress
 from .bitstream import (
     MODEL_TAG,
@@ -97,7 +96,7 @@ def encode(
     (NVRC eq. 11); ``train_options``: more `TrainConfig` fields (``lr``, ``patch_size``, ...).
     ``run_dir`` keeps each stage's checkpoint; with ``resume`` an interrupted encode continues.
     """
-    from .train import TrainConfig, VideoTarget, fit, preset_training
+    from ..fitting import TrainConfig, VideoTarget, fit, preset_training
 
     _check_options(preset, bits, space, video)
     started = time.perf_counter()
@@ -178,8 +177,6 @@ def decode(data: bytes, *, device: str = "cpu") -> Video:
 
 def synthesize(payload: HiNeRVPayload, fmt: VideoFormat, frames: int, *, device="cpu") -> Video:
     """Dequantise, load into a fresh network, reconstruct and convert to ``fmt``."""
-    from .train import reconstruct
-
     state = compress.dequantized_state(payload.tensors)
     with torch.device("meta"):
         model = HiNeRV(payload.config, frames, fmt.height, fmt.width)
@@ -188,16 +185,6 @@ def synthesize(payload: HiNeRVPayload, fmt: VideoFormat, frames: int, *, device=
     model.eval()
     output = reconstruct(model, frames)  # (T, 3, H, W) in [0, 1], on the CPU
     return to_video(output.numpy(), fmt, payload.space)
-
-
-def to_video(output: np.ndarray, fmt: VideoFormat, space: str) -> Video:
-    """Network output ``(T, 3, H, W)`` in [0, 1] -> integer video of format ``fmt``."""
-    if space == "rgb":
-        return rgb_to_video(output.transpose(0, 2, 3, 1), fmt)
-    codes = [output[:, c].astype(np.float64) * fmt.peak for c in range(3)]
-    if fmt.chroma == "420":
-        codes[1:] = [downsample_chroma(p, fmt.chroma_siting) for p in codes[1:]]
-    return Video(tuple(quantize_codes(p, fmt) for p in codes), fmt)
 
 
 def _part_bytes(data: bytes) -> dict[str, int]:

@@ -2,10 +2,10 @@
 representation on R + lambda D (docs/nvrc.md).
 
 `model`: the `NVRC` module (parameter groups, quantisers, entropy models, eq. 9 rate);
-`entropy`: the Gaussian rate and the masked-3D-convolution context model; `train`: the
-two-stage schedule, rate points and ablations; `fixed_point`: the deterministic arithmetic of
-the coding path; `bitstream`: the payload; `codec`: encode, compress, decode. Names are
-imported lazily.
+`entropy`: the Gaussian rate and the masked-3D-convolution context model; `objective`:
+``R + lambda D`` and its alternation; `train`: the two-stage schedule, rate points and
+ablations; `fixed_point`: the deterministic arithmetic of the coding path; `bitstream`: the
+payload; `codec`: encode, compress, decode. Names are imported lazily.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ _LAZY = {
     "ABLATIONS": "train",
     "NVRCError": "train",
     "NVRCTrainResult": "train",
+    "RateDistortion": "objective",
     "Schedule": "train",
     "rate_point": "train",
     "train": "train",

@@ -26,7 +26,7 @@ from inrcodec.coding import VideoHeader
 from inrcodec.io import Video
 
 from ..base import CodecError, EncodeResult, FileCodec
-from ..hinerv.codec import to_video
+from ..synthesis import reconstruct, to_video
 from .bitstream import (
     CodingPlan,
     NVRCPayload,
@@ -137,8 +137,6 @@ def decode(data: bytes, *, device: str = "cpu") -> Video:
 
 def synthesize(plan: CodingPlan, payload: NVRCPayload, header: VideoHeader, *, device="cpu"):
     """Load the dequantised parameters into the plan's network and reconstruct the video."""
-    from inrcodec.codecs.hinerv.train import reconstruct
-
     net = plan.model.net
     with torch.no_grad():
         for name, value in plan.theta(payload).items():

@@ -1,10 +1,10 @@
 """Training an NVRC model end to end on ``L = R + lambda D`` (Kwan et al. 2024, Sec. 3.4, A.2).
 
-Two stages, both on the shared `inrcodec.codecs.hinerv.train.fit` loop with a `RateTerm`:
+Two stages, both on the shared `inrcodec.codecs.fitting.fit` loop with a `RateDistortion`:
 
 1. soft-rounding with additive Kumaraswamy noise on grids and layers (temperature 0.5 -> 0.3,
    Kumaraswamy a 2.0 -> 1.0, linearly over the stage); lr 2e-3, cosine to 1e-4; L2 1e-6
-   decaying linearly to 0; gradient clipping 1.0 (of the unweighted term: `RateTerm`);
+   decaying linearly to 0; gradient clipping 1.0 (of the unweighted term: `RateDistortion`);
 2. Quant-Noise (rounded fraction 0.5 -> 1.0), rounded values detached, no straight-through;
    lr 1e-4, cosine to 1e-5; no L2.
 
@@ -32,20 +32,14 @@ from typing import Any
 import torch
 
 from inrcodec.codecs.base import CodecError
-from inrcodec.codecs.hinerv.train import (
-    RateTerm,
-    TrainConfig,
-    TrainResult,
-    VideoTarget,
-    fit,
-    preset_training,
-)
+from inrcodec.codecs.fitting import TrainConfig, TrainResult, VideoTarget, fit, preset_training
 from inrcodec.io import Video
 from inrcodec.nets.hinerv import PRESETS, HiNeRV, size_class
 from inrcodec.nets.hinerv import preset as network_preset
 from inrcodec.quant import Rounding
 
 from .model import NVRC, CompressionConfig
+from .objective import RateDistortion
 
 STAGE_EPOCHS = {"stage1": 360.0, "stage2": 30.0}
 
@@ -328,7 +322,7 @@ def train(
             target,
             config,
             callback=anneal,
-            rate_term=RateTerm(model.rate, lam, schedule.alternate + 1),
+            objective=RateDistortion(model.rate, lam, schedule.alternate + 1),
             **fitting,
         )
     result.report = model.rate_report()

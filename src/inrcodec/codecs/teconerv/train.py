@@ -35,9 +35,9 @@ import hashlib
 import json
 import math
 import os
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -51,14 +51,8 @@ from inrcodec.atomic import atomic_file, write_atomic
 from inrcodec.errors import InrcodecError
 from inrcodec.nets.hypernet import HypernetConfig, Hypernetwork
 
-from ..checkpoints import (
-    CHECKPOINT_NAME,
-    load_optimizer,
-    load_weights,
-    read_checkpoint,
-    save_checkpoint,
-    state_tensors,
-)
+from ..checkpoints import CHECKPOINT_NAME, load_weights
+from ..training import ProgressLog, RunCheckpoint, resolve_device
 from .data import ClipSamples, validation_tubelets
 from .presets import Preset
 
@@ -336,8 +330,77 @@ def train(
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     if config.batch % world:
         raise TeCoNeRVTrainError(f"batch {config.batch} does not split over {world} processes")
-    local = config.batch // world
-    device = torch.device(config.device)
+    device = resolve_device(config.device)
+    samples, per_epoch = _samples(preset, videos, config)
+    total = config.epochs * per_epoch
+    validate_every = config.validate_every or per_epoch
+    checkpoint_every = config.checkpoint_every or per_epoch
+
+    net.to(device).train()
+    model = _step_model(net, config.temporal_target, device, world)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr_at(0))
+
+    path = Path(run_dir) / CHECKPOINT_NAME
+    checkpoint = RunCheckpoint(path, _FORMAT, net, optimizer)
+    torch.manual_seed(config.seed)  # the same on every rank (nothing random is drawn yet)
+    state = checkpoint.resume(partial(_check_resumable, path, preset, config)) if resume else None
+    start, history, losses = 0, [], []
+    if state is not None:
+        history = state["history"]
+        if state["finished"]:
+            net.eval()
+            return TrainResult(state["step"], state["seconds"], [], history, state["digests"])
+        start = state["step"]
+        if stop_at is not None and start >= stop_at:
+            return TrainResult(start, state["seconds"], [], history)
+    log = ProgressLog(total, start, config.log_every, "train teconerv", progress and rank == 0)
+    run = _Run(preset, config, checkpoint, rank, world, per_epoch, total, history, val_videos, log)
+    with log:
+        if rank == 0 and start == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not history:
+                run.validate(0, None)
+        loader = None
+        for step in range(start, total):
+            if callback is not None:
+                callback(step, total)
+            if loader is None or step % per_epoch == 0:
+                epoch, first = divmod(step, per_epoch)
+                loader = _epoch_loader(samples, epoch, first, per_epoch, config, rank, world)
+                for group in optimizer.param_groups:
+                    group["lr"] = config.lr_at(epoch)
+            mse, temporal = model(next(loader).to(device, non_blocking=True))
+            loss = mse + config.temporal_lambda * temporal
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            log.add(loss=loss)
+            done, last = step + 1, None
+            if (means := log.flush(done, mse=mse)) is not None:
+                last = means["loss"]
+                losses.append((done, last))
+                psnr = -10 * math.log10(max(means["mse"], 1e-10))
+                log.show(done, loss=f"{last:.5f}", psnr=f"{psnr:.2f}")
+            if done % validate_every == 0 or done == total:
+                run.validate(done, last if last is not None else loss.item())
+            if done < total and (done % checkpoint_every == 0 or done == stop_at):
+                run.save(done, False)
+            if done == stop_at:
+                break
+    if stop_at is not None and stop_at < total:
+        return TrainResult(stop_at, checkpoint.seconds(), losses, history)
+
+    digests = _rank_digests(net, world)
+    seconds = checkpoint.seconds()
+    run.save(total, True, digests)
+    net.eval()
+    return TrainResult(total, seconds, losses, history, digests)
+
+
+def _samples(
+    preset: Preset, videos: Sequence[np.ndarray], config: TrainConfig
+) -> tuple[ClipSamples, int]:
+    """The training samples and the steps of an epoch."""
     hypo = preset.net.hypo
     samples = ClipSamples(
         videos,
@@ -353,160 +416,102 @@ def train(
             f"an epoch of {len(videos)} videos x {config.clips_per_video} clips is smaller than "
             f"the batch of {config.batch}; raise clips_per_video"
         )
-    total = config.epochs * per_epoch
-    validate_every = config.validate_every or per_epoch
-    checkpoint_every = config.checkpoint_every or per_epoch
+    return samples, per_epoch
 
-    run_dir = Path(run_dir)
-    ckpt = run_dir / CHECKPOINT_NAME
-    net.to(device).train()
-    objective = _Objective(net, config.temporal_target)
-    model = objective
-    if world > 1:
-        ids = [device.index] if device.type == "cuda" else None
-        model = nn.parallel.DistributedDataParallel(objective, device_ids=ids)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr_at(0))
 
-    start, seconds, history, losses = 0, 0.0, [], []
-    torch.manual_seed(config.seed)  # the same on every rank (nothing random is drawn yet)
-    if resume and ckpt.exists():
-        tensors, state = read_checkpoint(ckpt, _FORMAT)
-        saved = TrainConfig.from_json(state["config"])
-        free = {"device": config.device, "workers": config.workers, "log_every": config.log_every}
-        if replace(saved, **free) != config or HypernetConfig.from_json(state["net"]) != preset.net:
-            raise TeCoNeRVTrainError(
-                f"{ckpt}: cannot resume, the configuration differs (only the device, workers "
-                "and log_every may change)"
-            )
-        load_weights(net, tensors)
-        history = state["history"]
-        if state["finished"]:
-            net.eval()
-            return TrainResult(state["step"], state["seconds"], [], history, state["digests"])
-        load_optimizer(net, optimizer, tensors)
-        torch.set_rng_state(tensors["rng.cpu"])
-        start, seconds = state["step"], state["seconds"]
-        if stop_at is not None and start >= stop_at:
-            return TrainResult(start, seconds, [], history)
+def _step_model(net: Hypernetwork, target: str, device: torch.device, world: int) -> nn.Module:
+    """A step's forward pass (`_Objective`), wrapped in DistributedDataParallel when there are
+    several processes."""
+    model = _Objective(net, target)
+    if world == 1:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
-    t0 = time.perf_counter()
 
-    def write(step: int, finished: bool, digests=()) -> None:
-        if rank != 0:
+def _check_resumable(path: Path, preset: Preset, config: TrainConfig, state: dict) -> None:
+    saved = TrainConfig.from_json(state["config"])
+    free = {"device": config.device, "workers": config.workers, "log_every": config.log_every}
+    if replace(saved, **free) != config or HypernetConfig.from_json(state["net"]) != preset.net:
+        raise TeCoNeRVTrainError(
+            f"{path}: cannot resume, the configuration differs (only the device, workers "
+            "and log_every may change)"
+        )
+
+
+def _epoch_loader(
+    samples: ClipSamples,
+    epoch: int,
+    first: int,
+    per_epoch: int,
+    config: TrainConfig,
+    rank: int,
+    world: int,
+) -> Iterator[torch.Tensor]:
+    """This rank's share of each batch of `epoch`, from its step `first` on."""
+    samples.set_epoch(epoch)
+    local = config.batch // world
+    batches = [
+        list(range(s * config.batch + rank * local, s * config.batch + (rank + 1) * local))
+        for s in range(first, per_epoch)
+    ]
+    loader = torch.utils.data.DataLoader(samples, batch_sampler=batches, num_workers=config.workers)
+    return iter(loader)
+
+
+@dataclass
+class _Run:
+    """What a run records and writes, on rank 0 only: the validation history (shown on the
+    progress bar), and checkpoints with the model alone and the history beside them."""
+
+    preset: Preset
+    config: TrainConfig
+    checkpoint: RunCheckpoint
+    rank: int
+    world: int
+    per_epoch: int
+    total: int
+    history: list[dict]
+    val_videos: dict[str, np.ndarray] | None
+    log: ProgressLog
+
+    def validate(self, step: int, train_loss: float | None) -> None:
+        if self.rank != 0 or not self.val_videos:
             return
-        state = {
-            "format": _FORMAT,
-            "preset": preset.name,
-            "net": preset.net.to_json(),
-            "config": config.to_json(),
-            "step": step,
-            "total_steps": total,
-            "epoch": step / per_epoch,
-            "world_size": world,
-            "finished": finished,
-            "seconds": seconds + time.perf_counter() - t0,
-            "history": history,
-            "digests": list(digests),
-        }
-        save_checkpoint(ckpt, state_tensors(net, optimizer), state)
-        info = {"steps": step, "epochs": step / per_epoch, "history": history[-1:]}
-        save_model(net, run_dir / MODEL_NAME, preset, info=info)
+        batch, net = self.config.batch // self.world, self.checkpoint.model
+        result = validate(net, self.val_videos, self.config.val_clips, batch=batch)
+        epoch = step / self.per_epoch
+        self.history.append({"step": step, "epoch": epoch, "train_loss": train_loss, **result})
+        self.log.write(
+            f"step {step} (epoch {epoch:.1f}): validation PSNR {result['psnr']:.2f} dB "
+            f"(base only {result['psnr_base_only']:.2f} dB)"
+        )
+
+    def save(self, step: int, finished: bool, digests: Sequence[str] = ()) -> None:
+        if self.rank != 0:
+            return
+        epoch, run_dir = step / self.per_epoch, self.checkpoint.path.parent
+        self.checkpoint.save({"preset": self.preset.name, "net": self.preset.net.to_json(),
+                              "config": self.config.to_json(), "step": step,
+                              "total_steps": self.total, "epoch": epoch,
+                              "world_size": self.world, "finished": finished,
+                              "history": self.history, "digests": list(digests)})  # fmt: skip
+        info = {"steps": step, "epochs": epoch, "history": self.history[-1:]}
+        save_model(self.checkpoint.model, run_dir / MODEL_NAME, self.preset, info=info)
         with atomic_file(run_dir / "history.json") as tmp:
-            tmp.write_text(json.dumps(history, indent=1) + "\n")
+            tmp.write_text(json.dumps(self.history, indent=1) + "\n")
 
-    def run_validation(step: int, train_loss: float | None) -> None:
-        if rank != 0 or not val_videos:
-            return
-        result = validate(net, val_videos, config.val_clips, batch=local)
-        history.append(
-            {"step": step, "epoch": step / per_epoch, "train_loss": train_loss, **result}
-        )
-        if bar is not None:
-            bar.write(
-                f"step {step} (epoch {step / per_epoch:.1f}): validation PSNR "
-                f"{result['psnr']:.2f} dB (base only {result['psnr_base_only']:.2f} dB)"
-            )
 
-    bar = None
-    if progress and rank == 0:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=total, initial=start, desc="train teconerv", unit="step", dynamic_ncols=True
-        )
-    if rank == 0 and start == 0:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not history:
-            run_validation(0, None)
-    window, window_n, loader, epoch = torch.zeros((), device=device), 0, None, -1
-    try:
-        for step in range(start, total):
-            if callback is not None:
-                callback(step, total)
-            if step // per_epoch != epoch:
-                epoch = step // per_epoch
-                samples.set_epoch(epoch)
-                first = step - epoch * per_epoch
-                batches = [
-                    list(
-                        range(
-                            s * config.batch + rank * local, s * config.batch + (rank + 1) * local
-                        )
-                    )
-                    for s in range(first, per_epoch)
-                ]
-                loader = iter(
-                    torch.utils.data.DataLoader(
-                        samples, batch_sampler=batches, num_workers=config.workers
-                    )
-                )
-                for group in optimizer.param_groups:
-                    group["lr"] = config.lr_at(epoch)
-            batch = next(loader).to(device, non_blocking=True)
-            mse, temporal = model(batch)
-            loss = mse + config.temporal_lambda * temporal
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            window += loss.detach()
-            window_n += 1
-            done = step + 1
-            last = None
-            if done % config.log_every == 0 or done == total:
-                last = (window / window_n).item()
-                losses.append((done, last))
-                if bar is not None:
-                    bar.set_postfix(
-                        loss=f"{last:.5f}", psnr=f"{-10 * math.log10(max(mse.item(), 1e-10)):.2f}"
-                    )
-                    bar.update(done - bar.n)
-                window.zero_()
-                window_n = 0
-            if done % validate_every == 0 or done == total:
-                run_validation(done, last if last is not None else loss.item())
-            if done == stop_at and done < total:
-                write(done, False)
-                break
-            if done % checkpoint_every == 0 and done < total:
-                write(done, False)
-    finally:
-        if bar is not None:
-            bar.close()
-    if stop_at is not None and stop_at < total:
-        return TrainResult(stop_at, seconds + time.perf_counter() - t0, losses, history)
-
-    digests = [_digest(net)]
-    if world > 1:
-        gathered = [None] * world
-        dist.all_gather_object(gathered, digests[0])
-        digests = gathered
-        if len(set(digests)) != 1:
-            raise TeCoNeRVTrainError(f"the processes ended with different weights: {digests}")
-    seconds += time.perf_counter() - t0
-    t0 = time.perf_counter()
-    write(total, True, digests)
-    net.eval()
-    return TrainResult(total, seconds, losses, history, digests)
+def _rank_digests(net: nn.Module, world: int) -> list[str]:
+    """Every rank's weight digest; raises if the ranks ended with different weights."""
+    digest = _digest(net)
+    if world == 1:
+        return [digest]
+    digests = [None] * world
+    dist.all_gather_object(digests, digest)
+    if len(set(digests)) != 1:
+        raise TeCoNeRVTrainError(f"the processes ended with different weights: {digests}")
+    return digests
 
 
 # ----------------------------------------------------------------------------- a whole job
@@ -542,8 +547,7 @@ def train_corpus(
     if threads:
         torch.set_num_threads(threads)
     p = get_preset(preset_name)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(resolve_device(device))
     if device == "cuda" and world > 1:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     config = TrainConfig(batch=batch or p.batch, device=device, **options)

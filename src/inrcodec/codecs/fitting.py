@@ -1,4 +1,4 @@
-"""Fitting a HiNeRV / NVRC network to one video, and reconstructing the video from it.
+"""Fitting a HiNeRV network (the HiNeRV and NVRC codecs) to one video.
 
 The recipe follows HiNeRV's reference code and NVRC Appendix A.2:
 
@@ -10,7 +10,9 @@ The recipe follows HiNeRV's reference code and NVRC Appendix A.2:
 - Adam (betas 0.9, 0.999), learning rate 2e-3 with a linear warm-up over the first 10 % of the
   steps (the reference's 30 of 300 epochs) then cosine decay to 1e-4, gradient clipping at
   norm 1.0; ``lr_scale`` scales both rates for fine-tuning stages (e.g. 0.1 for Quant-Noise);
-- losses: eq. (10) for RGB, eq. (11) for YUV 4:4:4 (`losses`).
+- losses: eq. (10) for RGB, eq. (11) for YUV 4:4:4 (`hinerv.losses`); what a step minimises
+  is an `Objective`: the distortion D alone by default (HiNeRV), NVRC's ``R + lambda D`` with
+  `nvrc.objective.RateDistortion`.
 
 Checkpoints (``run_dir/<stage>/checkpoint.safetensors``) hold the model's ``state_dict()``
 (keys as they are, parametrizations and pruning masks included), Adam's moment tensors and the
@@ -29,9 +31,9 @@ are the caller's business (seed before building the model).
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -40,29 +42,24 @@ from torch import nn
 
 from inrcodec.errors import InrcodecError
 
-from ...io import Video, convert_video, video_to_rgb
-from ...nets.hinerv import size_class
-from ..checkpoints import (
-    CHECKPOINT_NAME,
-    load_optimizer,
-    load_weights,
-    read_checkpoint,
-    save_checkpoint,
-    state_tensors,
-)
-from .losses import LOSS_SPACES, distortion, psnr_per_frame
+from ..io import Video, convert_video, video_to_rgb
+from ..nets.hinerv import size_class
+from .checkpoints import CHECKPOINT_NAME, load_weights, read_checkpoint
+from .hinerv.losses import LOSS_SPACES, distortion, psnr_per_frame
+from .synthesis import frame_batches
+from .training import ProgressLog, RunCheckpoint, resolve_device
 
 __all__ = [
-    "CHECKPOINT_NAME",
+    "CPU_PATCH_TARGET",
+    "Objective",
     "TrainConfig",
-    "RateTerm",
     "TrainResult",
+    "TrainingError",
     "VideoTarget",
     "fit",
     "load_checkpoint",
     "patch_size_for",
     "preset_training",
-    "reconstruct",
 ]
 
 _FORMAT = "inrcodec.hinerv.train/1"
@@ -288,37 +285,33 @@ class TrainResult:
     seconds: float
     steps_per_second: float
     stage: str = "train"
-    rate: float | None = None  # last R (bits per pixel) of a `RateTerm`, if any
+    rate: float | None = None  # R of the trained model (bits per pixel), if any
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class RateTerm:
-    """The rate half of NVRC's ``L = R + lambda D`` (eq. 8) and its alternating schedule.
+class Objective:
+    """What a step of `fit` minimises; this one is the distortion D alone (HiNeRV).
 
-    ``rate()`` returns R in bits per pixel (differentiable). With ``period = K + 1 > 1``
-    (Sec. 3.4, K = 8), steps ``K, 2K + 1, ...`` (every (K+1)-th) minimise ``K R`` alone and the
-    others ``lambda D`` alone; with ``period = 1`` every step minimises ``R + lambda D``.
-
-    Gradient clipping (`TrainConfig.grad_clip`) bounds the gradient of the *unweighted* term:
-    a distortion step clips at ``grad_clip * lambda``, a rate step at ``grad_clip * K``. A
-    fixed bound on the weighted loss would cancel lambda whenever it binds (the distortion
-    gradient's norm is about 5 at the start, so any lambda above 1/5 would give the same
-    steps) and leave R and D in a ratio set by the clip instead of by lambda.
+    ``objective(step, distortion)`` returns the step's loss and the weight of its term; the
+    ``distortion()`` closure runs the forward pass on the step's batch and returns D. The
+    gradient clip (`TrainConfig.grad_clip`) is scaled by the weight, so it bounds the gradient
+    of the unweighted term (NVRC's ``R + lambda D``: `nvrc.objective.RateDistortion`).
     """
 
-    rate: Callable[[], torch.Tensor]
-    lam: float
-    period: int = 9
+    def __call__(
+        self, step: int, distortion: Callable[[], torch.Tensor]
+    ) -> tuple[torch.Tensor, float]:
+        return distortion(), 1.0
 
-    def __post_init__(self):
-        if self.lam <= 0 or self.period < 1:
-            raise TrainingError("lambda must be positive and the R/D period at least 1")
+    def shown(self) -> dict[str, torch.Tensor]:
+        """The latest values to show on the progress bar beside D and psnr."""
+        return {}
 
-    def is_rate_step(self, step: int) -> bool:
-        return self.period > 1 and (step + 1) % self.period == 0
+    def final_rate(self) -> float | None:
+        """R of the trained model in bits per pixel (`TrainResult.rate`), if there is one."""
+        return None
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -352,13 +345,21 @@ class _Plan:
         return self._batches[i]
 
 
-def _positions(model: nn.Module, target: VideoTarget, size: tuple[int, int]) -> list:
-    """Patch positions tiling the padded frame that overlap the real frame."""
+def _sampling_plan(model: nn.Module, target: VideoTarget, config: TrainConfig) -> _Plan:
+    """The plan over the patch positions tiling the padded frame that overlap the real frame;
+    a batch holds ``config.frames_per_batch`` frames, by default one frame's worth of pixels."""
+    size = config.patch_size or patch_size_for(
+        model.padded_height, model.padded_width, config.patch_target
+    )
     ph, pw = min(size[0], model.padded_height), min(size[1], model.padded_width)
-    return [p for p in model.patches(ph, pw) if p[0] < target.height and p[1] < target.width]
+    positions = [p for p in model.patches(ph, pw) if p[0] < target.height and p[1] < target.width]
+    batch = min(config.frames_per_batch or len(positions), target.num_frames)
+    return _Plan(positions, target.num_frames, batch, config.seed)
 
 
-def _check_sizes(model: nn.Module, target: VideoTarget) -> None:
+def _check_target(model: nn.Module, target: VideoTarget, config: TrainConfig) -> None:
+    if config.loss != target.space:
+        raise TrainingError(f"config.loss is {config.loss!r} but the target is {target.space!r}")
     got = (model.frames, model.height, model.width)
     want = (target.num_frames, target.height, target.width)
     if got != want:
@@ -384,13 +385,17 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> dict:
     return state
 
 
+def _check_resumable(config: TrainConfig, stage: str, total: int, state: dict) -> None:
+    saved, wanted = TrainConfig.from_json(state["config"]).to_json(), config.to_json()
+    changed = [k for k in saved if k not in _RESUMABLE_CHANGES and saved[k] != wanted[k]]
+    if changed:
+        differences = ", ".join(f"{k} {saved[k]!r} -> {wanted[k]!r}" for k in changed)
+        raise TrainingError(f"cannot resume stage {stage!r}: options changed ({differences})")
+    if state["total_steps"] != total:
+        raise TrainingError(f"cannot resume: {state['total_steps']} steps planned, now {total}")
+
+
 # ----------------------------------------------------------------------------- the loop
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def fit(
@@ -403,7 +408,7 @@ def fit(
     stage: str = "train",
     progress: bool = True,
     callback: Callable[[int, int], None] | None = None,
-    rate_term: RateTerm | None = None,
+    objective: Objective | None = None,
 ) -> TrainResult:
     """Fit `model` (a `HiNeRV`) to `target`; returns the result, the model holds the weights.
 
@@ -415,31 +420,83 @@ def fit(
     ``resume=False``, training starts from the model's current weights (and overwrites).
 
     `callback(step, total)` runs before each step (0-based), e.g. to anneal a Quant-Noise
-    ratio; for exact resumption it must depend on `step` only. `rate_term` adds NVRC's rate
-    (`RateTerm`): the loss becomes ``R + lambda D``, optimised alternately or jointly.
+    ratio; for exact resumption it must depend on `step` only. `objective`: what each step
+    minimises (`Objective`; default: the distortion D alone).
 
     The model moves to the configured device and stays there; `model.train()` is on while
     training, `model.eval()` after. Parametrizations and pruning masks keep working: the
     optimiser gets ``model.parameters()`` as they are.
     """
-    if config.loss != target.space:
-        raise TrainingError(f"config.loss is {config.loss!r} but the target is {target.space!r}")
-    _check_sizes(model, target)
-    device = _device(config.device)
+    _check_target(model, target, config)
+    objective = objective or Objective()
+    device = resolve_device(config.device)
     cuda = device.type == "cuda"
     model.to(device)
-    stage_dir = Path(run_dir) / stage if run_dir is not None else None
-    ckpt = stage_dir / CHECKPOINT_NAME if stage_dir is not None else None
-
-    size = config.patch_size or patch_size_for(
-        model.padded_height, model.padded_width, config.patch_target
-    )
-    positions = _positions(model, target, size)
-    batch = min(config.frames_per_batch or len(positions), target.num_frames)
-    plan = _Plan(positions, target.num_frames, batch, config.seed)
+    plan = _sampling_plan(model, target, config)
     total = config.steps or max(round(config.epochs * plan.steps_per_epoch), 1)
+    optimizer = _adam(model, config, total)
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp) if cuda else None
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
 
-    optimizer = torch.optim.Adam(
+    path = Path(run_dir) / stage / CHECKPOINT_NAME if run_dir is not None else None
+    checkpoint = RunCheckpoint(path, _FORMAT, model, optimizer)
+    torch.manual_seed(config.seed)
+    state = checkpoint.resume(partial(_check_resumable, config, stage, total)) if resume else None
+    if state is not None and state["finished"]:
+        model.eval()
+        return TrainResult(**state["result"])
+    if state is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    start = state["step"] if state is not None else 0
+
+    def save(step: int, result: TrainResult | None = None) -> None:
+        scaler_state = scaler.state_dict() if scaler.is_enabled() else None
+        result_json = result.to_json() if result is not None else None
+        checkpoint.save({"stage": stage, "step": step, "total_steps": total,
+                         "config": config.to_json(), "scaler": scaler_state,
+                         "finished": result is not None, "result": result_json})  # fmt: skip
+
+    forward = torch.compile(model) if config.compile and cuda else model
+    target = target.to(device)
+    last_loss = math.nan
+    model.train()
+    with ProgressLog(total, start, config.log_every, stage, progress) as log:
+        for step in range(start, total):
+            if callback is not None:
+                callback(step, total)
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr_at(step, total)
+                group["weight_decay"] = config.weight_decay_at(step, total)
+            frames, patch = plan(step)  # drawn on rate steps too: the batch order stays fixed
+            measure = partial(_distortion, forward, target, frames, patch, amp_dtype, log)
+            loss, weight = objective(step, measure)
+            _descend(loss, config.grad_clip * weight, model, optimizer, scaler)
+            done = step + 1
+            if (means := log.flush(done, **objective.shown())) is not None:
+                last_loss = means["D"]
+                log.show(
+                    done, **{k: f"{v:.2f}" if k == "psnr" else f"{v:.4f}" for k, v in means.items()}
+                )
+            if config.checkpoint_every and done % config.checkpoint_every == 0 and done < total:
+                save(done)
+
+    elapsed = checkpoint.seconds()
+    model.eval()
+    result = TrainResult(
+        loss=last_loss,
+        psnr=_video_psnr(model, target),
+        steps=total,
+        seconds=elapsed,
+        steps_per_second=total / elapsed if elapsed > 0 else 0.0,
+        stage=stage,
+        rate=objective.final_rate(),
+    )
+    save(total, result)
+    return result
+
+
+def _adam(model: nn.Module, config: TrainConfig, total: int) -> torch.optim.Adam:
+    return torch.optim.Adam(
         model.parameters(),
         lr=config.lr_at(0, total),
         betas=config.betas,
@@ -447,204 +504,51 @@ def fit(
         weight_decay=config.weight_decay,
         fused=True,  # one kernel for all parameters (CPU and CUDA), not ~10 small ops per tensor
     )
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp) if cuda else None
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
-
-    start, seconds = 0, 0.0
-    torch.manual_seed(config.seed)
-    if resume and ckpt is not None and ckpt.exists():
-        tensors, state = read_checkpoint(ckpt, _FORMAT)
-        _check_resumable(state, config, stage, total)
-        load_weights(model, tensors)
-        if state["finished"]:
-            model.eval()
-            return TrainResult(**state["result"])
-        load_optimizer(model, optimizer, tensors)
-        torch.set_rng_state(tensors["rng.cpu"])
-        if cuda:
-            for k, v in tensors.items():
-                if (
-                    k.startswith("rng.cuda.")
-                    and int(k.rsplit(".", 1)[1]) < torch.cuda.device_count()
-                ):
-                    torch.cuda.set_rng_state(v, int(k.rsplit(".", 1)[1]))
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        start, seconds = state["step"], state["seconds"]
-
-    def checkpoint(step: int, result: TrainResult | None = None) -> None:
-        if ckpt is None:
-            return
-        state = {
-            "format": _FORMAT,
-            "stage": stage,
-            "step": step,
-            "total_steps": total,
-            "finished": result is not None,
-            "seconds": seconds + time.perf_counter() - t0,
-            "config": config.to_json(),
-            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-            "result": result.to_json() if result is not None else None,
-        }
-        save_checkpoint(ckpt, state_tensors(model, optimizer), state)
-
-    forward = torch.compile(model) if config.compile and cuda else model
-    frames = target.frames.to(device)
-    target = replace(target, frames=frames)
-    space = target.space
-    model.train()
-    t0 = time.perf_counter()
-    window_loss = torch.zeros((), device=device)
-    window_psnr = torch.zeros((), device=device)
-    window_n, last_loss, last_rate = 0, float("nan"), None
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=start, desc=stage, unit="step", dynamic_ncols=True)
-    try:
-        for step in range(start, total):
-            if callback is not None:
-                callback(step, total)
-            lr = config.lr_at(step, total)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-                group["weight_decay"] = config.weight_decay_at(step, total)
-            t_idx, patch = plan(step)  # drawn on rate steps too: the batch order stays fixed
-            weight = 1.0  # what the step's term is multiplied by (lambda, K): see `RateTerm`
-            if rate_term is not None and rate_term.is_rate_step(step):
-                rate = rate_term.rate()
-                weight = rate_term.period - 1
-                loss = weight * rate
-                last_rate = rate.detach()
-            else:
-                t_dev = t_idx.to(device, non_blocking=True)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    pred = forward(t_dev, patch=patch)
-                want = target.crop(t_dev, patch)
-                pred = pred[..., : want.shape[2], : want.shape[3]].float()
-                loss = distortion(pred, want, space)
-                with torch.no_grad():
-                    window_loss += loss.detach()
-                    window_psnr += psnr_per_frame(pred.detach(), want, space).mean()
-                window_n += 1
-                if rate_term is not None:
-                    weight = rate_term.lam
-                    loss = weight * loss
-                    if rate_term.period == 1:
-                        rate = rate_term.rate()
-                        loss = loss + rate
-                        last_rate = rate.detach()
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                clip = config.grad_clip * weight
-                nn.utils.clip_grad_norm_(model.parameters(), clip, foreach=True)
-            scaler.step(optimizer)
-            scaler.update()
-
-            done = step + 1
-            if (done % config.log_every == 0 or done == total) and window_n:
-                last_loss = (window_loss / window_n).item()  # the one sync per window
-                if bar is not None:
-                    postfix = {
-                        "D": f"{last_loss:.4f}",
-                        "psnr": f"{(window_psnr / window_n).item():.2f}",
-                    }
-                    if last_rate is not None:
-                        postfix["bpp"] = f"{last_rate.item():.4f}"
-                    bar.set_postfix(postfix)
-                    bar.update(done - bar.n)
-                window_loss.zero_(), window_psnr.zero_()
-                window_n = 0
-            if config.checkpoint_every and done % config.checkpoint_every == 0 and done < total:
-                checkpoint(done)
-    finally:
-        if bar is not None:
-            bar.close()
-
-    elapsed = seconds + time.perf_counter() - t0
-    model.eval()
-    psnr = _video_psnr(model, target)
-    result = TrainResult(
-        loss=last_loss,
-        psnr=psnr,
-        steps=total,
-        seconds=elapsed,
-        steps_per_second=total / elapsed if elapsed > 0 else 0.0,
-        stage=stage,
-        rate=_final_rate(rate_term),
-    )
-    checkpoint(total, result)
-    return result
 
 
-def _final_rate(rate_term: RateTerm | None) -> float | None:
-    """R of the trained model (in eval mode: true rounding), or None without a rate term."""
-    if rate_term is None:
-        return None
-    with torch.no_grad():
-        return float(rate_term.rate())
+def _descend(
+    loss: torch.Tensor,
+    clip: float,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+) -> None:
+    """One optimiser step on `loss`, the gradient's norm clipped at `clip` (0: no clipping)."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if clip > 0:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), clip, foreach=True)
+    scaler.step(optimizer)
+    scaler.update()
 
 
-def _check_resumable(state: dict, config: TrainConfig, stage: str, total: int) -> None:
-    saved, wanted = TrainConfig.from_json(state["config"]).to_json(), config.to_json()
-    changed = [k for k in saved if k not in _RESUMABLE_CHANGES and saved[k] != wanted[k]]
-    if changed:
-        differences = ", ".join(f"{k} {saved[k]!r} -> {wanted[k]!r}" for k in changed)
-        raise TrainingError(f"cannot resume stage {stage!r}: options changed ({differences})")
-    if state["total_steps"] != total:
-        raise TrainingError(f"cannot resume: {state['total_steps']} steps planned, now {total}")
-
-
-# ----------------------------------------------------------------------------- reconstruction
-
-
-def _batches(frames: int | Sequence[int] | torch.Tensor, batch: int) -> Iterator[torch.Tensor]:
-    if isinstance(frames, int):
-        frames = range(frames)
-    indices = torch.as_tensor(
-        list(frames) if not torch.is_tensor(frames) else frames, dtype=torch.long
-    )
-    for i in range(0, indices.numel(), batch):
-        yield indices[i : i + batch]
-
-
-def _frames_out(
-    model: nn.Module, frames, batch: int
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(indices, (b, 3, H, W) float32 on the model's device, clamped to [0, 1]) per batch."""
-    if batch < 1:
-        raise TrainingError("batch must be positive")
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for idx in _batches(frames, batch):
-                yield idx, model(idx.to(device)).float().clamp_(0.0, 1.0)
-    finally:
-        model.train(was_training)
-
-
-def reconstruct(
-    model: nn.Module, frames: int | Sequence[int] | torch.Tensor, batch: int = 1
+def _distortion(
+    forward: Callable,
+    target: VideoTarget,
+    frames: torch.Tensor,
+    patch: tuple[int, int, int, int],
+    amp_dtype: torch.dtype | None,
+    log: ProgressLog,
 ) -> torch.Tensor:
-    """Decode frames from a fitted network: ``(T, 3, H, W)`` float32 in [0, 1] on the CPU.
-
-    `frames` is a frame count (frames 0..T-1) or the frame indices; `batch` frames are
-    evaluated at once, whole frames, under ``torch.inference_mode()`` on the model's device.
-    Training's final PSNR uses the same path, so it measures what the decoder produces.
-    """
-    return torch.cat([out.cpu() for _, out in _frames_out(model, frames, batch)])
+    """D of one batch: the prediction and the target both cut at the frame's border; the
+    progress log sums D and the PSNR over the window."""
+    device = target.frames.device
+    frames = frames.to(device, non_blocking=True)
+    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        pred = forward(frames, patch=patch)
+    want = target.crop(frames, patch)
+    pred = pred[..., : want.shape[2], : want.shape[3]].float()
+    loss = distortion(pred, want, target.space)
+    with torch.no_grad():
+        log.add(D=loss, psnr=psnr_per_frame(pred.detach(), want, target.space).mean())
+    return loss
 
 
 def _video_psnr(model: nn.Module, target: VideoTarget) -> float:
     """Mean over frames of the per-frame PSNR of the whole video (frame by frame)."""
     values = [
         psnr_per_frame(out, target.frames[idx.to(target.frames.device)], target.space)
-        for idx, out in _frames_out(model, target.num_frames, 1)
+        for idx, out in frame_batches(model, target.num_frames, 1)
     ]
     return torch.cat(values).mean().item()

@@ -1,0 +1,74 @@
+"""Synthesising frames from a fitted network, for the decoders (and training's final PSNR).
+
+`reconstruct` evaluates whole frames under ``torch.inference_mode()``; `to_video` turns the
+network's output into an integer `Video` of the source's pixel format: RGB-trained networks
+through `rgb_to_video`, YUV-trained ones by rounding the planes (4:2:0 chroma downsampled at
+the source's siting first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from inrcodec.io import Video, VideoFormat, rgb_to_video
+from inrcodec.io.chroma import downsample_chroma
+from inrcodec.io.colour import quantize as quantize_codes
+
+from .base import CodecError
+
+__all__ = ["frame_batches", "reconstruct", "to_video"]
+
+
+def _index_batches(
+    frames: int | Sequence[int] | torch.Tensor, batch: int
+) -> Iterator[torch.Tensor]:
+    if isinstance(frames, int):
+        frames = range(frames)
+    indices = torch.as_tensor(
+        list(frames) if not torch.is_tensor(frames) else frames, dtype=torch.long
+    )
+    for i in range(0, indices.numel(), batch):
+        yield indices[i : i + batch]
+
+
+def frame_batches(
+    model: nn.Module, frames: int | Sequence[int] | torch.Tensor, batch: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(indices, (b, 3, H, W) float32 on the model's device, clamped to [0, 1]) per batch."""
+    if batch < 1:
+        raise CodecError("batch must be positive")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for idx in _index_batches(frames, batch):
+                yield idx, model(idx.to(device)).float().clamp_(0.0, 1.0)
+    finally:
+        model.train(was_training)
+
+
+def reconstruct(
+    model: nn.Module, frames: int | Sequence[int] | torch.Tensor, batch: int = 1
+) -> torch.Tensor:
+    """Decode frames from a fitted network: ``(T, 3, H, W)`` float32 in [0, 1] on the CPU.
+
+    `frames` is a frame count (frames 0..T-1) or the frame indices; `batch` frames are
+    evaluated at once, whole frames, under ``torch.inference_mode()`` on the model's device.
+    Training's final PSNR uses the same path, so it measures what the decoder produces.
+    """
+    return torch.cat([out.cpu() for _, out in frame_batches(model, frames, batch)])
+
+
+def to_video(output: np.ndarray, fmt: VideoFormat, space: str) -> Video:
+    """Network output ``(T, 3, H, W)`` in [0, 1] -> integer video of format ``fmt``."""
+    if space == "rgb":
+        return rgb_to_video(output.transpose(0, 2, 3, 1), fmt)
+    codes = [output[:, c].astype(np.float64) * fmt.peak for c in range(3)]
+    if fmt.chroma == "420":
+        codes[1:] = [downsample_chroma(p, fmt.chroma_siting) for p in codes[1:]]
+    return Video(tuple(quantize_codes(p, fmt) for p in codes), fmt)
