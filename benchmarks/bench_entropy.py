@@ -1,4 +1,4 @@
-"""Throughput and rate of inrcodec.coding's entropy coders (DESIGN.md section 6).
+"""Throughput and rate of inrcodec.coding's entropy coders (docs/design.md, "Tests and benchmarks").
 
 Run: .venv/bin/python benchmarks/bench_entropy.py [--symbols N] [--repeats R]
 

@@ -3,7 +3,7 @@
 A reader of the destination sees either the old content or the complete new one, never a
 half-written file, and a write that fails (an exception, a full disk) leaves the destination as
 it was and removes its temporary file or folder. This module is a leaf: it imports nothing from
-inrcodec, so both `inrcodec.io` and `inrcodec.coding` use it (DESIGN.md section 1).
+inrcodec, so both `inrcodec.io` and `inrcodec.coding` use it (docs/design.md, "Dependency rules").
 """
 
 from __future__ import annotations

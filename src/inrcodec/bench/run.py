@@ -3,7 +3,7 @@
 Codecs come only through `get_codec`, so any registered codec, conventional or neural, runs
 here unchanged. The harness measures quality itself, on ``Coded.decoded`` against the source,
 with `inrcodec.metrics.compare` in RGB (BT.601) and in native YUV (6:1:1), so every codec is
-measured by the same code (DESIGN.md section 5).
+measured by the same code (docs/design.md, "Measuring").
 
 Points already measured in the results file (same `point_key`) are skipped, so an interrupted
 run is resumed by running it again. With ``jobs > 1`` points run in spawned worker processes,
@@ -37,7 +37,7 @@ from inrcodec.codecs import CODECS, CodecEntry
 from inrcodec.io import Video
 from inrcodec.metrics import bpp, compare, kbps
 
-RGB_MATRIX = "bt601"  # the NVRC paper's choice (DESIGN.md section 5)
+RGB_MATRIX = "bt601"  # the NVRC paper's choice (docs/design.md, "Measuring")
 
 #: What executors yield as points finish: ``(point, record, None)`` or ``(point, None, error)``.
 Outcome = tuple[Point, dict | None, str | None]

@@ -1,7 +1,8 @@
 """Translation between `inrcodec.io.VideoFormat` and the container's `VideoHeader`.
 
-`coding` knows nothing of `io` (DESIGN.md section 1), so every codec writes the video facts the
-decoder needs through these two functions, and reads them back the same way.
+`coding` knows nothing of `io` (docs/design.md, "Dependency rules"), so every codec writes
+the video facts the decoder needs through these two functions, and reads them back the same
+way.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Entropy coding and the bitstream container (DESIGN.md sections 2 and 3).
+"""Entropy coding and the bitstream container (docs/design.md, "The bitstream" and "Entropy
+coding and determinism").
 
 Spec of every byte: docs/bitstream.md. Nothing here imports from the rest of inrcodec.
 """

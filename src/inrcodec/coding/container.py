@@ -1,4 +1,4 @@
-"""The inrcodec file container, shared by every codec (DESIGN.md section 2).
+"""The inrcodec file container, shared by every codec (docs/design.md, "The bitstream").
 
 Layout (all integers LEB128 varints unless noted; full spec in docs/bitstream.md)::
 
@@ -68,7 +68,7 @@ class VideoHeader:
     """What every decoder needs to know about the video, in plain ints and strings.
 
     Codecs translate to and from their own video types (``coding`` imports nothing from
-    ``io``, DESIGN.md section 1). Invalid values raise ValueError.
+    ``io``, docs/design.md, "Dependency rules"). Invalid values raise ValueError.
     """
 
     width: int

@@ -1,4 +1,5 @@
-"""Entropy coding of integer arrays on constriction's ANS coder (DESIGN.md section 3).
+"""Entropy coding of integer arrays on constriction's ANS coder (docs/design.md, "Entropy
+coding and determinism").
 
 Two kinds of model, each with an encode/decode pair returning/consuming ``bytes``:
 

@@ -1,4 +1,4 @@
-"""The one exception type of the decode path (DESIGN.md section 2)."""
+"""The one exception type of the decode path (docs/design.md, "The bitstream")."""
 
 from inrcodec.errors import InrcodecError
 

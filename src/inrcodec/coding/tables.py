@@ -1,4 +1,5 @@
-"""Versioned tables of entropy-model parameters (DESIGN.md section 3; docs/bitstream.md).
+"""Versioned tables of entropy-model parameters (docs/design.md, "Entropy coding and
+determinism"; docs/bitstream.md).
 
 An entropy decoder only works if it computes bit-identical probability models to the
 encoder. So the coder never sees a float that a network (or anything else) computed: it

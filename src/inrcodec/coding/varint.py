@@ -1,4 +1,5 @@
-"""Variable-length integers and a bounded byte reader (DESIGN.md section 2; docs/bitstream.md).
+"""Variable-length integers and a bounded byte reader (docs/design.md, "The bitstream";
+docs/bitstream.md).
 
 Unsigned integers are LEB128: 7 bits per byte, least significant group first, high bit set
 on every byte but the last. Signed integers are zigzag-mapped first (0, -1, 1, -2, ... ->

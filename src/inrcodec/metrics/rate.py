@@ -1,8 +1,8 @@
 """Rate from a byte count: bits per pixel and kilobits per second.
 
 Every byte of the stored file counts (headers included), and pixels are luma pixels of the full
-frame: ``bpp = 8 * bytes / (frames * height * width)`` (DESIGN.md section 2, as in the NVRC and
-TeCoNeRV papers).
+frame: ``bpp = 8 * bytes / (frames * height * width)`` (docs/design.md, "The bitstream", as in
+the NVRC and TeCoNeRV papers).
 """
 
 from __future__ import annotations

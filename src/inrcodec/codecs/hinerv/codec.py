@@ -139,8 +139,8 @@ def encode(
     payload = HiNeRVPayload(config, space, bits, tensors)
     data = write_payload(payload, header_of(video))
 
-    # Self-check (DESIGN.md section 3): the decoder must get back exactly the parameters the
-    # encoder quantised; the reported reconstruction is then the decoder's own.
+    # Self-check (docs/design.md, "The bitstream"): the decoder must get back exactly the
+    # parameters the encoder quantised; the reported reconstruction is then the decoder's own.
     decode_started = time.perf_counter()
     header, decoded_payload = read_payload(data)
     if not _same_payload(payload, decoded_payload):

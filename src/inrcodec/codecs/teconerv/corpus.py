@@ -1,4 +1,4 @@
-"""A small training corpus from real images and video available offline (DESIGN.md 5b).
+"""A small training corpus from real images and video available offline (docs/teconerv.md).
 
 TeCoNeRV trains on 10,000 Kinetics videos; these machines have no such corpus. What they have:
 
