@@ -119,12 +119,12 @@ import numpy as np
 import torch
 
 torch.set_num_threads(int(sys.argv[1]))
-from inrcodec.codecs.nvrc.bitstream import coding_plan, read_payload
+from inrcodec.codecs.nvrc.bitstream import read_payload
 from inrcodec.codecs.nvrc.codec import synthesize
 
 data = open(sys.argv[2], "rb").read()
 header, payload = read_payload(data)
-video = synthesize(coding_plan(header, payload), payload, header)  # the rest of `decode`
+video = synthesize(header, payload)  # the rest of `decode`
 arrays = {"psi": payload.psi}
 arrays.update({"phi " + k: v for k, v in payload.phi.items()})
 arrays.update({"layer " + k: v for k, v in payload.layers.items()})

@@ -32,8 +32,8 @@ import torch
 
 from inrcodec.codecs.header import format_of, header_of
 from inrcodec.codecs.network_section import parameter_specs
-from inrcodec.coding import Container
-from inrcodec.io import Video, VideoFormat
+from inrcodec.coding import Container, VideoHeader
+from inrcodec.io import Video
 from inrcodec.nets.hinerv import PRESETS, HiNeRV, size_class
 from inrcodec.nets.hinerv import preset as network_preset
 
@@ -148,7 +148,7 @@ def encode(
             "HiNeRV encoder self-check failed: the bitstream does not decode to the encoder's "
             "quantised parameters (a bug; the file would decode differently)"
         )
-    decoded = synthesize(decoded_payload, format_of(header), frames)
+    decoded = synthesize(header, decoded_payload)
     decode_seconds = time.perf_counter() - decode_started
     return EncodeResult(
         bitstream=data,
@@ -172,11 +172,13 @@ def decode(data: bytes, *, device: str = "cpu") -> Video:
     """Decode a HiNeRV file to a `Video` in the source's format. Raises `BitstreamError` on
     any malformed input."""
     header, payload = read_payload(bytes(data))
-    return synthesize(payload, format_of(header), header.frame_count, device=device)
+    return synthesize(header, payload, device=device)
 
 
-def synthesize(payload: HiNeRVPayload, fmt: VideoFormat, frames: int, *, device="cpu") -> Video:
-    """Dequantise, load into a fresh network, reconstruct and convert to ``fmt``."""
+def synthesize(header: VideoHeader, payload: HiNeRVPayload, *, device: str = "cpu") -> Video:
+    """The video of a decoded file: the dequantised parameters loaded into a fresh network,
+    reconstructed and converted to the header's format."""
+    fmt, frames = format_of(header), header.frame_count
     state = compress.dequantized_state(payload.tensors)
     with torch.device("meta"):
         model = HiNeRV(payload.config, frames, fmt.height, fmt.width)

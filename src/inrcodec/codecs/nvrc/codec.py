@@ -28,7 +28,6 @@ from inrcodec.io import Video
 from ..base import CodecError, EncodeResult, FileCodec
 from ..synthesis import reconstruct, to_video
 from .bitstream import (
-    CodingPlan,
     NVRCPayload,
     coding_plan,
     quantize_with_learned_steps,
@@ -116,8 +115,7 @@ def compress(model: NVRC, header: VideoHeader, space: str = "rgb") -> Compressed
             "NVRC encoder self-check failed: the bitstream does not decode to the encoder's "
             "symbols (a bug; the file would decode differently)"
         )
-    plan = coding_plan(decoded_header, decoded)
-    reconstruction = synthesize(plan, decoded, decoded_header)
+    reconstruction = synthesize(decoded_header, decoded)
     return Compressed(
         data,
         reconstruction,
@@ -132,11 +130,13 @@ def decode(data: bytes, *, device: str = "cpu") -> Video:
     """Decode an NVRC file to a `Video` in the source's format. Raises `BitstreamError` on
     any malformed input."""
     header, payload = read_payload(bytes(data))
-    return synthesize(coding_plan(header, payload), payload, header, device=device)
+    return synthesize(header, payload, device=device)
 
 
-def synthesize(plan: CodingPlan, payload: NVRCPayload, header: VideoHeader, *, device="cpu"):
-    """Load the dequantised parameters into the plan's network and reconstruct the video."""
+def synthesize(header: VideoHeader, payload: NVRCPayload, *, device: str = "cpu") -> Video:
+    """The video of a decoded file: the dequantised parameters (`CodingPlan.theta`) loaded
+    into the payload's network, reconstructed and converted to the header's format."""
+    plan = coding_plan(header, payload)
     net = plan.model.net
     with torch.no_grad():
         for name, value in plan.theta(payload).items():
