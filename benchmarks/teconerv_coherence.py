@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from inrcodec.codecs.teconerv.data import ClipCache
-from inrcodec.codecs.teconerv.train import load_model, temporal_loss, validate
+from inrcodec.codecs.teconerv.model_file import load_model
+from inrcodec.codecs.teconerv.train import temporal_loss, validate
 
 
 @torch.no_grad()

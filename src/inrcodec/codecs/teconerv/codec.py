@@ -55,7 +55,8 @@ from .bitstream import (
     read_stream,
     write_stream,
 )
-from .data import resize_and_crop
+from .model_file import load_model
+from .resize import resize_and_crop
 from .tiling import FUSIONS, Tiling
 
 #: The committed CPU models (docs/teconerv.md); the default is the temporal-coherence one.
@@ -95,8 +96,6 @@ def model_hash(net: Hypernetwork) -> bytes:
 
 @lru_cache(maxsize=4)
 def _load(path: str, mtime_ns: int) -> tuple[Hypernetwork, bytes]:
-    from .train import load_model
-
     net, _ = load_model(path)
     return net, model_hash(net)
 
