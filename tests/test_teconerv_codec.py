@@ -6,6 +6,7 @@ malformed files, the benchmark harness and the command line."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import replace
 
@@ -15,7 +16,7 @@ import torch
 
 from inrcodec.cli import main
 from inrcodec.codecs import CodecError, api, get_codec
-from inrcodec.codecs.teconerv import codec
+from inrcodec.codecs.teconerv import codec, model_file
 from inrcodec.codecs.teconerv.bitstream import (
     FUSIONS,
     RESIDUALS,
@@ -25,15 +26,17 @@ from inrcodec.codecs.teconerv.bitstream import (
     write_stream,
 )
 from inrcodec.codecs.teconerv.codec import TeCoNeRVCodecError, decode, encode
+from inrcodec.codecs.teconerv.presets import preset
 from inrcodec.coding import BitstreamError, CodecId, Container
 from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.errors import InrcodecError
 from inrcodec.io import VideoFormat, read_video, rgb_to_video, video_to_rgb
 from inrcodec.metrics import compare
+from inrcodec.nets.hypernet import Hypernetwork
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-MODELS = codec.MODEL_DIR
+MODELS = model_file.PACKAGED_MODELS
 DEFAULT = MODELS / "teconerv-cpu.safetensors"
 PATCH = MODELS / "patch-tubelet-cpu.safetensors"  # same architecture, other weights
 NERV_ENC = MODELS / "nerv-enc-cpu.safetensors"  # one 192x128 full-frame tubelet
@@ -351,8 +354,43 @@ def test_models_are_found_by_hash_not_by_name(coded, tmp_path):
     shutil.copyfile(PATCH, impostor)
     with pytest.raises(BitstreamError, match="hash"):
         decode(data, model=impostor)
-    assert codec.find_model(stream.model_hash, folder=tmp_path).name == "renamed"
-    assert codec.find_model(stream.model_hash, folder=tmp_path / "missing") is None
+    assert codec.find_model(stream.model_hash, folders=[tmp_path]).name == "renamed"
+    assert codec.find_model(stream.model_hash, folders=[tmp_path / "missing"]) is None
+
+
+def test_the_folders_of_the_environment_variable_are_searched_first(coded, tmp_path, monkeypatch):
+    _, stream = read_stream(coded["previous"].bitstream)
+    first, second, missing = tmp_path / "first", tmp_path / "second", tmp_path / "missing"
+    for folder in (first, second):
+        folder.mkdir()
+    (first / "a-junk.safetensors").write_bytes(b"not a model")  # passed over
+    shutil.copyfile(PATCH, first / "b-patch.safetensors")  # another model: no match
+    shutil.copyfile(DEFAULT, first / "c-mine.safetensors")
+    shutil.copyfile(DEFAULT, second / "theirs.safetensors")
+    folders = os.pathsep.join([str(missing), "", str(first), str(second)])
+    monkeypatch.setenv("INRCODEC_TECONERV_MODELS", folders)
+    assert model_file.model_folders() == [missing, first, second, MODELS]
+    assert codec.find_model(stream.model_hash).name == "c-mine"
+    monkeypatch.setenv("INRCODEC_TECONERV_MODELS", str(second))
+    assert codec.find_model(stream.model_hash).name == "theirs"
+    monkeypatch.delenv("INRCODEC_TECONERV_MODELS")
+    assert model_file.model_folders() == [MODELS]
+    assert codec.find_model(stream.model_hash).name == "teconerv-cpu"
+
+
+def test_a_model_outside_the_package_decodes_once_its_folder_is_listed(tmp_path, monkeypatch):
+    tiny = preset("teconerv-tiny")  # 16x16 tubelets, untrained
+    torch.manual_seed(0)
+    model_file.save_model(Hypernetwork(tiny.net), tmp_path / "tiny.safetensors", tiny)
+    fmt = VideoFormat(width=48, height=32, chroma="rgb")
+    video = rgb_to_video(np.random.default_rng(0).random((6, 32, 48, 3)), fmt)
+    result = encode(video, model=tmp_path / "tiny.safetensors", progress=False)
+    monkeypatch.delenv("INRCODEC_TECONERV_MODELS", raising=False)
+    with pytest.raises(BitstreamError, match="INRCODEC_TECONERV_MODELS") as error:
+        decode(result.bitstream)
+    assert str(MODELS) in str(error.value) and "--model" in str(error.value)
+    monkeypatch.setenv("INRCODEC_TECONERV_MODELS", str(tmp_path))
+    assert decode(result.bitstream) == result.reconstruction
 
 
 def test_an_unknown_model_hash_asks_for_the_model_file(coded):

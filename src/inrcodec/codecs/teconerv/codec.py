@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -55,13 +56,16 @@ from .bitstream import (
     read_stream,
     write_stream,
 )
-from .model_file import load_model
+from .model_file import (
+    DEFAULT_MODEL,
+    MODEL_PATH_VARIABLE,
+    TeCoNeRVModelError,
+    load_model,
+    model_folders,
+)
 from .resize import resize_and_crop
 from .tiling import FUSIONS, Tiling
 
-#: The committed CPU models (docs/teconerv.md); the default is the temporal-coherence one.
-MODEL_DIR = Path(__file__).resolve().parents[4] / "models" / "teconerv"
-DEFAULT_MODEL = MODEL_DIR / "teconerv-cpu.safetensors"
 DEFAULT_BITS = 4  # the paper reports 4 bits unless it says otherwise (Appendix B)
 
 
@@ -109,12 +113,17 @@ def load_coding_model(path: str | Path | None = None) -> CodingModel:
     return CodingModel(net, path.stem[:64], digest)
 
 
-def find_model(digest: bytes, folder: Path = MODEL_DIR) -> CodingModel | None:
-    """The model in ``folder`` whose hash is ``digest``, if any."""
-    for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else ():
-        model = load_coding_model(path)
-        if model.digest == digest:
-            return model
+def find_model(digest: bytes, folders: Sequence[Path] | None = None) -> CodingModel | None:
+    """The first model in ``folders`` (default `model_folders`) whose hash is ``digest``, if
+    any. Files there that are not TeCoNeRV models are passed over."""
+    for folder in model_folders() if folders is None else folders:
+        for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else ():
+            try:
+                model = load_coding_model(path)
+            except TeCoNeRVModelError:
+                continue
+            if model.digest == digest:
+                return model
     return None
 
 
@@ -123,9 +132,10 @@ def _decoding_model(stream: TeCoNeRVStream, model: str | Path | None) -> CodingM
     if model is None:
         found = find_model(stream.model_hash)
         if found is None:
+            folders = ", ".join(str(folder) for folder in model_folders())
             raise BitstreamError(
-                f"this file was encoded with TeCoNeRV {wanted}, which is not in {MODEL_DIR}; "
-                "give the model file with --model"
+                f"this file was encoded with TeCoNeRV {wanted}, which is in none of {folders}; "
+                f"give the model file with --model, or its folder in {MODEL_PATH_VARIABLE}"
             )
         return found
     found = load_coding_model(model)

@@ -1,9 +1,13 @@
 """TeCoNeRV model files: a trained hypernetwork alone, as training writes it and the codec
-reads it.
+reads it, and the folders a decoder looks for them in.
 
 ``NAME.safetensors`` holds the network's weights and, in its metadata, a small JSON
 configuration (`MODEL_FORMAT`, the preset, the network configuration, the training size and
 free-form ``info``), also written readable next to it as ``NAME.json``.
+
+The CPU models ship inside the package (`PACKAGED_MODELS`). A decoder given no model file
+searches `model_folders`: the folders listed in ``INRCODEC_TECONERV_MODELS`` (separated by
+`os.pathsep`, searched in order), then the packaged models.
 """
 
 from __future__ import annotations
@@ -22,9 +26,22 @@ from inrcodec.nets.hypernet import HypernetConfig, Hypernetwork
 from ..checkpoints import load_weights
 from .presets import Preset
 
-__all__ = ["MODEL_FORMAT", "TeCoNeRVModelError", "load_model", "save_model"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODEL_FORMAT",
+    "MODEL_PATH_VARIABLE",
+    "PACKAGED_MODELS",
+    "TeCoNeRVModelError",
+    "load_model",
+    "model_folders",
+    "save_model",
+]
 
 MODEL_FORMAT = "inrcodec.teconerv.model/1"
+#: The committed CPU models (docs/teconerv.md); the default is the temporal-coherence one.
+PACKAGED_MODELS = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL = PACKAGED_MODELS / "teconerv-cpu.safetensors"
+MODEL_PATH_VARIABLE = "INRCODEC_TECONERV_MODELS"
 
 
 class TeCoNeRVModelError(InrcodecError):
@@ -71,3 +88,10 @@ def load_model(path: str | os.PathLike) -> tuple[Hypernetwork, dict]:
     net = Hypernetwork(HypernetConfig.from_json(config["net"]))
     load_weights(net, {f"model.{k}": v for k, v in tensors.items()})
     return net.eval(), config
+
+
+def model_folders() -> list[Path]:
+    """Where a decoder looks for a file's model: the folders in ``INRCODEC_TECONERV_MODELS``
+    (in order, empty entries skipped), then `PACKAGED_MODELS`."""
+    listed = os.environ.get(MODEL_PATH_VARIABLE, "").split(os.pathsep)
+    return [Path(folder) for folder in listed if folder] + [PACKAGED_MODELS]
