@@ -358,6 +358,24 @@ def test_models_are_found_by_hash_not_by_name(coded, tmp_path):
     assert codec.find_model(stream.model_hash, folders=[tmp_path / "missing"]) is None
 
 
+def test_a_model_is_loaded_once_per_device_and_never_moved(carphone):
+    clip = carphone[0:8]
+    cpu = codec.load_coding_model(DEFAULT)
+    assert codec.load_coding_model(DEFAULT).net is cpu.net  # cached
+    data = encode(clip, progress=False).bitstream
+    # "meta" stands in for a GPU: its tensors hold no data, so coding there fails, but only
+    # after the model was loaded for it
+    with pytest.raises(NotImplementedError):
+        encode(clip, device="meta", progress=False)
+    with pytest.raises(NotImplementedError):
+        decode(data, device="meta")
+    assert {p.device.type for p in cpu.net.parameters()} == {"cpu"}
+    meta = codec.load_coding_model(DEFAULT, device="meta")
+    assert meta.net is not cpu.net and (meta.name, meta.digest) == (cpu.name, cpu.digest)
+    assert {p.device.type for p in meta.net.parameters()} == {"meta"}
+    assert encode(clip, progress=False).bitstream == data  # the CPU model still codes
+
+
 def test_the_folders_of_the_environment_variable_are_searched_first(coded, tmp_path, monkeypatch):
     _, stream = read_stream(coded["previous"].bitstream)
     first, second, missing = tmp_path / "first", tmp_path / "second", tmp_path / "missing"

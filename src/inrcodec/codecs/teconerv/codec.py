@@ -78,7 +78,8 @@ class TeCoNeRVCodecError(CodecError):
 
 @dataclass(frozen=True)
 class CodingModel:
-    """A trained hypernetwork, as the codec uses it: the network, a name and its hash."""
+    """A trained hypernetwork, as the codec uses it: the network (on the device it was loaded
+    for, and shared: never move or train it), a name and its hash."""
 
     net: Hypernetwork
     name: str
@@ -98,24 +99,28 @@ def model_hash(net: Hypernetwork) -> bytes:
     return digest.digest()[:HASH_BYTES]
 
 
-@lru_cache(maxsize=4)
-def _load(path: str, mtime_ns: int) -> tuple[Hypernetwork, bytes]:
+@lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int, device: str) -> tuple[Hypernetwork, bytes]:
     net, _ = load_model(path)
-    return net, model_hash(net)
+    digest = model_hash(net)
+    return net.to(device), digest
 
 
-def load_coding_model(path: str | Path | None = None) -> CodingModel:
-    """The model file at ``path`` (default `DEFAULT_MODEL`), loaded once per process."""
+def load_coding_model(path: str | Path | None = None, device: str = "cpu") -> CodingModel:
+    """The model file at ``path`` (default `DEFAULT_MODEL`) on ``device``, loaded once per
+    process and device."""
     path = Path(path) if path is not None else DEFAULT_MODEL
     if not path.is_file():
         raise TeCoNeRVCodecError(f"{path}: no such TeCoNeRV model file (give one with --model)")
-    net, digest = _load(str(path.resolve()), path.stat().st_mtime_ns)
+    net, digest = _load(str(path.resolve()), path.stat().st_mtime_ns, str(device))
     return CodingModel(net, path.stem[:64], digest)
 
 
-def find_model(digest: bytes, folders: Sequence[Path] | None = None) -> CodingModel | None:
-    """The first model in ``folders`` (default `model_folders`) whose hash is ``digest``, if
-    any. Files there that are not TeCoNeRV models are passed over."""
+def find_model(
+    digest: bytes, folders: Sequence[Path] | None = None, device: str = "cpu"
+) -> CodingModel | None:
+    """The first model in ``folders`` (default `model_folders`) whose hash is ``digest``, on
+    ``device``, if any. Files there that are not TeCoNeRV models are passed over."""
     for folder in model_folders() if folders is None else folders:
         for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else ():
             try:
@@ -123,14 +128,14 @@ def find_model(digest: bytes, folders: Sequence[Path] | None = None) -> CodingMo
             except TeCoNeRVModelError:
                 continue
             if model.digest == digest:
-                return model
+                return load_coding_model(path, device)
     return None
 
 
-def _decoding_model(stream: TeCoNeRVStream, model: str | Path | None) -> CodingModel:
+def _decoding_model(stream: TeCoNeRVStream, model: str | Path | None, device: str) -> CodingModel:
     wanted = f"model {stream.model_name!r} (hash {stream.model_hash.hex()})"
     if model is None:
-        found = find_model(stream.model_hash)
+        found = find_model(stream.model_hash, device=device)
         if found is None:
             folders = ", ".join(str(folder) for folder in model_folders())
             raise BitstreamError(
@@ -138,7 +143,7 @@ def _decoding_model(stream: TeCoNeRVStream, model: str | Path | None) -> CodingM
                 f"give the model file with --model, or its folder in {MODEL_PATH_VARIABLE}"
             )
         return found
-    found = load_coding_model(model)
+    found = load_coding_model(model, device)
     if found.digest != stream.model_hash:
         raise BitstreamError(
             f"{model} is model {found.name!r} (hash {found.hex}), but this file was encoded "
@@ -269,8 +274,8 @@ def encode(
     tubelets; ``resize``: (height, width) to resize and centre-crop to first; ``batch``:
     tubelets per forward pass."""
     check_options(bits, residual, keyframe_interval, fusion)
-    coding = load_coding_model(model)
-    net = coding.net.to(device)
+    coding = load_coding_model(model, device)
+    net = coding.net
     cfg = net.config.hypo
     overlap = parse_overlap(overlap)
     if any(o >= t for o, t in zip(overlap, (cfg.height, cfg.width), strict=True)):
@@ -407,8 +412,8 @@ def decode(
     (default: the committed model whose hash the file names). Malformed input or a model
     that is not the file's raises `BitstreamError`."""
     header, stream = read_stream(data)
-    coding = _decoding_model(stream, model)
-    net = coding.net.to(device)
+    coding = _decoding_model(stream, model, device)
+    net = coding.net
     cfg = net.config
     if (
         cfg.unique_counts() != stream.unique_counts
