@@ -41,8 +41,9 @@ corpus: $(STAMP)
 	$(PY) -m pip install --quiet --no-deps scikit-image==0.26.0
 	$(PY) -c "from inrcodec.codecs.teconerv.corpus import build_demo_corpus as b; b('$(CORPUS)')"
 
-# The committed CPU checkpoints in models/teconerv/ (float16), as they were trained on 2 cores:
-# pre-training (stopped at a checkpoint, see docs/teconerv.md), then 3 fine-tunings.
+# The committed CPU checkpoints (float16), shipped in the package, as they were trained on 2
+# cores: pre-training (stopped at a checkpoint, see docs/teconerv.md), then 3 fine-tunings.
+MODELS := src/inrcodec/codecs/teconerv/models
 RUNS  := build/teconerv/runs
 TRAIN := $(VENV)/bin/inrcodec train teconerv --data $(CORPUS)/train --val $(CORPUS)/val \
 	--clips-per-video 16 --lr 5e-4 --threads 1 --validate-every 100 --val-clips 8
@@ -54,20 +55,20 @@ teconerv-models: corpus
 	$(TRAIN) --preset nerv-enc-cpu --epochs 30 --stop-at $(NERV_PRETRAIN_STOP) \
 	    --out $(RUNS)/nerv-enc-cpu-pretrain --resume
 	$(TRAIN) --preset teconerv-cpu --epochs 40 --init $(RUNS)/teconerv-cpu-pretrain/model.safetensors \
-	    --out $(RUNS)/patch-tubelet-cpu --export models/teconerv/patch-tubelet-cpu.safetensors
+	    --out $(RUNS)/patch-tubelet-cpu --export $(MODELS)/patch-tubelet-cpu.safetensors
 	$(TRAIN) --preset teconerv-cpu --epochs 40 --init $(RUNS)/teconerv-cpu-pretrain/model.safetensors \
-	    --temporal-lambda 0.1 --out $(RUNS)/teconerv-cpu --export models/teconerv/teconerv-cpu.safetensors
+	    --temporal-lambda 0.1 --out $(RUNS)/teconerv-cpu --export $(MODELS)/teconerv-cpu.safetensors
 	$(TRAIN) --preset nerv-enc-cpu --epochs 10 --init $(RUNS)/nerv-enc-cpu-pretrain/model.safetensors \
-	    --out $(RUNS)/nerv-enc-cpu --export models/teconerv/nerv-enc-cpu.safetensors
+	    --out $(RUNS)/nerv-enc-cpu --export $(MODELS)/nerv-enc-cpu.safetensors
 	# the smaller model size of the codec's Pareto fronts (docs/teconerv-codec.md)
 	$(TRAIN) --preset teconerv-cpu-small --epochs 180 --stop-at $(PATCH_PRETRAIN_STOP) \
 	    --out $(RUNS)/teconerv-cpu-small-pretrain --resume
 	$(TRAIN) --preset teconerv-cpu-small --epochs 40 \
 	    --init $(RUNS)/teconerv-cpu-small-pretrain/model.safetensors --out $(RUNS)/patch-tubelet-cpu-small \
-	    --export models/teconerv/patch-tubelet-cpu-small.safetensors
+	    --export $(MODELS)/patch-tubelet-cpu-small.safetensors
 	$(TRAIN) --preset teconerv-cpu-small --epochs 40 --temporal-lambda 0.1 \
 	    --init $(RUNS)/teconerv-cpu-small-pretrain/model.safetensors --out $(RUNS)/teconerv-cpu-small \
-	    --export models/teconerv/teconerv-cpu-small.safetensors
+	    --export $(MODELS)/teconerv-cpu-small.safetensors
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -28,10 +28,10 @@ from pathlib import Path
 import torch
 
 from inrcodec.codecs.teconerv.codec import encode
+from inrcodec.codecs.teconerv.model_file import PACKAGED_MODELS
 from inrcodec.io import read_video
 from inrcodec.metrics import compare
 
-MODELS = Path(__file__).resolve().parents[1] / "models" / "teconerv"
 #: method -> model files, the larger first (Fig. 3 uses two sizes per method)
 METHODS = {
     "NeRV-Enc*": ["nerv-enc-cpu"],
@@ -47,7 +47,9 @@ def measure(clips, model: str, **options) -> dict:
     total = {"bytes": 0, "pixels": 0, "frames": 0, "encode": 0.0, "decode": 0.0}
     psnr, ssim = [], []
     for clip in clips:
-        result = encode(clip, model=MODELS / f"{model}.safetensors", progress=False, **options)
+        result = encode(
+            clip, model=PACKAGED_MODELS / f"{model}.safetensors", progress=False, **options
+        )
         quality = compare(result.source, result.reconstruction, "rgb")
         frames = result.source.num_frames
         psnr += [quality.means["psnr"]] * frames
@@ -134,7 +136,7 @@ def main() -> None:
         points = [
             measure(clips, model, bits=b, residual="previous", **coded)
             for model in models
-            if (MODELS / f"{model}.safetensors").is_file()
+            if (PACKAGED_MODELS / f"{model}.safetensors").is_file()
             for b in range(4, 9)
         ]
         results["rd"] += [{"method": method, **p} for p in points]

@@ -6,7 +6,7 @@ For each model file and each position of the non-overlapping tubelet grid, the c
 weights ("mod") and on the unique parameters ("uniq"), the quantities the temporal-coherence
 loss lowers and the residual coding of the codec exploits.
 
-    python benchmarks/teconerv_coherence.py models/teconerv/*.safetensors \
+    python benchmarks/teconerv_coherence.py src/inrcodec/codecs/teconerv/models/*.safetensors \
         --video build/teconerv/corpus/val/carphone_pristine.mp4
 """
 
@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from inrcodec.codecs.teconerv.data import ClipCache
-from inrcodec.codecs.teconerv.train import load_model, temporal_loss, validate
+from inrcodec.codecs.teconerv.model_file import load_model
+from inrcodec.codecs.teconerv.train import temporal_loss, validate
 
 
 @torch.no_grad()

@@ -14,7 +14,7 @@ from fake_codec import write_small_clip
 from inrcodec.bench import load_spec, parse_spec, plan, read_results, run_points, write_report
 from inrcodec.bench.ray_executor import RayExecutor
 from inrcodec.codecs.nvrc.train import PAPER_RATE_POINTS
-from inrcodec.codecs.teconerv.codec import MODEL_DIR
+from inrcodec.codecs.teconerv.model_file import PACKAGED_MODELS
 
 KIT = Path(__file__).resolve().parents[1] / "benchmarks" / "paper"
 SPECS = sorted(KIT.glob("*.yaml"))
@@ -82,7 +82,7 @@ def shrink(data: dict, clip: Path) -> dict:
         elif entry["codec"] == "teconerv":
             model = Path(options["model"]).parent.name  # runs/k400-<model>-<size>/
             cpu = next(m for m in ("nerv-enc", "patch-tubelet", "teconerv") if m in model)
-            options.update(model=str(MODEL_DIR / f"{cpu}-cpu.safetensors"), device="cpu")
+            options.update(model=str(PACKAGED_MODELS / f"{cpu}-cpu.safetensors"), device="cpu")
             points = points[:1]
         else:
             points = [points[0], points[-1]]

@@ -6,6 +6,7 @@ malformed files, the benchmark harness and the command line."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import replace
 
@@ -16,7 +17,8 @@ import torch
 from inrcodec.bench import get_codec
 from inrcodec.cli import main
 from inrcodec.codecs import CodecError, api
-from inrcodec.codecs.teconerv import codec
+from inrcodec.codecs.header import format_of
+from inrcodec.codecs.teconerv import codec, model_file
 from inrcodec.codecs.teconerv.bitstream import (
     FUSIONS,
     RESIDUALS,
@@ -26,15 +28,18 @@ from inrcodec.codecs.teconerv.bitstream import (
     write_stream,
 )
 from inrcodec.codecs.teconerv.codec import TeCoNeRVCodecError, decode, encode
+from inrcodec.codecs.teconerv.presets import preset
 from inrcodec.coding import BitstreamError, CodecId, Container
 from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.errors import InrcodecError
 from inrcodec.io import VideoFormat, read_video, rgb_to_video, video_to_rgb
 from inrcodec.metrics import compare
+from inrcodec.nets.hypernet import Hypernetwork
+from inrcodec.quant.uniform import dequantize_uniform
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-MODELS = codec.MODEL_DIR
+MODELS = model_file.PACKAGED_MODELS
 DEFAULT = MODELS / "teconerv-cpu.safetensors"
 PATCH = MODELS / "patch-tubelet-cpu.safetensors"  # same architecture, other weights
 NERV_ENC = MODELS / "nerv-enc-cpu.safetensors"  # one 192x128 full-frame tubelet
@@ -49,6 +54,37 @@ def rgb_psnr(ref, dist) -> float:
     """RGB PSNR over the whole video, for frames too small for `compare`'s MS-SSIM."""
     error = video_to_rgb(ref).astype(np.float64) - video_to_rgb(dist)
     return float(10 * np.log10(1 / np.mean(error**2)))
+
+
+@torch.inference_mode()
+def second_decode(data: bytes, model=DEFAULT):
+    """A second decoder, written from the file format apart from `decode` (it shares the
+    parser, the dequantisation formula, the tiling and the HypoNeRV): the model read from its
+    file again, the residuals added up by hand, every tubelet of a clip in one batch. `decode`
+    batches 16 tubelets and no file here has more per clip, so the two must agree bit for bit
+    (batches of 1 differ in the last bit of a few pixels)."""
+    header, stream = read_stream(data)
+    net, _ = model_file.load_model(model)
+    cfg = net.config
+    shapes = [(g, d) for g, d in zip(cfg.tokens, cfg.token_dims, strict=True) if g]
+    tiling, keyframe, previous, frames = stream.tiling(header), None, None, []
+    for index, clip in enumerate(stream.clips):  # clip[position][layer]
+        values = [[dequantize_uniform(t.symbols, t.low, t.step) for t in tube] for tube in clip]
+        if stream.is_keyframe(index):
+            keyframe = values
+        else:
+            reference = previous if stream.residual == "previous" else keyframe
+            values = [
+                [r + v for r, v in zip(before, now, strict=True)]
+                for before, now in zip(reference, values, strict=True)
+            ]
+        previous = values
+        layers = zip(zip(*values, strict=True), shapes, strict=True)  # all positions per layer
+        stacked = iter(torch.from_numpy(np.stack(layer)).view(-1, g, d) for layer, (g, d) in layers)
+        unique = [next(stacked) if g else None for g in cfg.tokens]
+        frames.append(tiling.fuse(net.hypo(net.hypo.clip_weights(unique)), stream.fusion))
+    rgb = torch.cat(frames)[: header.frame_count].permute(0, 2, 3, 1).numpy()
+    return rgb_to_video(rgb, format_of(header))
 
 
 @pytest.fixture(scope="module")
@@ -74,18 +110,12 @@ def coded(clip20):
 
 def test_round_trip_on_the_real_clip(clip20, coded):
     result = coded["previous"]
-    assert (result.settings["clips"], result.settings["tubelets"]) == (
-        3,
-        9,
-    )  # 176x144: 3x3 tubelets of 64x64
     settings = result.settings
-    assert (settings["bits"], settings["residual"], result.preset) == (
-        4,
-        "previous",
-        "teconerv-cpu",
-    )
-    decoded = decode(result.bitstream)
-    assert decoded == result.reconstruction
+    assert (settings["clips"], settings["tubelets"]) == (3, 9)  # 176x144: 3x3 tubelets of 64x64
+    assert (settings["bits"], settings["residual"]) == (4, "previous")
+    assert result.preset == "teconerv-cpu"
+    decoded = result.reconstruction  # the decoder's output
+    assert decoded == second_decode(result.bitstream)
     assert decoded.format == clip20.format and decoded.num_frames == 20
     assert result.source == clip20  # no resize: what was coded is the input
     # a fresh decode, with the model loaded from its file again, gives the same frames
@@ -106,7 +136,7 @@ def test_every_residual_mode_round_trips(mode, clip20, coded):
     header, stream = read_stream(result.bitstream)
     assert stream.residual == mode and stream.keyframe_interval == 0
     assert (header.width, header.height, header.frame_count) == (176, 144, 20)
-    assert decode(result.bitstream) == result.reconstruction
+    assert result.reconstruction == second_decode(result.bitstream)
     assert psnr(clip20, result.reconstruction) > 14
     keyframes = [stream.is_keyframe(i) for i in range(len(stream.clips))]
     assert keyframes == ([True] * 3 if mode == "none" else [True, False, False])
@@ -137,7 +167,7 @@ def test_keyframes_every_two_clips_code_like_independent_clips(carphone):
     _, stream = read_stream(keyed.bitstream)
     assert stream.keyframe_interval == 2 and len(stream.clips) == 4
     assert [stream.is_keyframe(i) for i in range(9)] == [i % 2 == 0 for i in range(9)]
-    assert decode(keyed.bitstream) == keyed.reconstruction
+    assert keyed.reconstruction == second_decode(keyed.bitstream)
     # a keyframe's parameters do not depend on earlier clips: the same tensors and frames as
     # in a file without residuals; the clips in between are residuals and differ
     _, none = read_stream(independent.bitstream)
@@ -172,7 +202,7 @@ def test_more_bits_make_larger_files_and_every_width_round_trips(carphone):
     assert all(a < b for a, b in zip(sizes, sizes[1:], strict=False)), sizes
     for bits, result in results.items():
         assert read_stream(result.bitstream)[1].bits == bits
-        assert decode(result.bitstream) == result.reconstruction
+        assert result.reconstruction == second_decode(result.bitstream)
     assert psnr(clip, results[8].reconstruction) > psnr(clip, results[4].reconstruction)
 
 
@@ -222,7 +252,7 @@ def test_overlapping_tubelets_round_trip_with_either_fusion(fusion, carphone):
     _, stream = read_stream(result.bitstream)
     assert (stream.overlap, stream.fusion) == ((16, 16), fusion)
     assert result.settings["tubelets"] == 12  # rows (0, 48, 80), cols (0, 48, 96, 112)
-    assert decode(result.bitstream) == result.reconstruction
+    assert result.reconstruction == second_decode(result.bitstream)
     assert psnr(clip, result.reconstruction) > 14
 
 
@@ -246,7 +276,7 @@ def test_a_constant_video_shows_no_seams_at_tubelet_boundaries(fusion, ratio):
     fmt = VideoFormat(width=160, height=128, chroma="rgb")
     grey = rgb_to_video(np.full((8, 128, 160, 3), 0.5), fmt)
     result = encode(grey, overlap=(16, 16), fusion=fusion, progress=False)
-    assert decode(result.bitstream) == result.reconstruction
+    assert result.reconstruction == second_decode(result.bitstream)
     frames = result.reconstruction.frames().astype(np.float64)
     assert abs(frames.mean() - 127.5) < 5
     # The model does not output a flat grey for a flat input but a fine texture (std ~6
@@ -274,8 +304,8 @@ def test_odd_sizes_round_trip_at_their_size(height, width, chroma, tubelets, car
     video = rgb_to_video(rgb, VideoFormat(width=width, height=height, chroma=chroma))
     result = encode(video, progress=False)
     assert result.settings["tubelets"] == tubelets and result.settings["clips"] == 1
-    decoded = decode(result.bitstream)
-    assert decoded == result.reconstruction
+    decoded = result.reconstruction  # the decoder's output
+    assert decoded == second_decode(result.bitstream)
     assert decoded.format == video.format and decoded.num_frames == 5
     assert rgb_psnr(video, decoded) > 14  # 23 dB (37x29) and 20 dB (131x70) measured
 
@@ -289,8 +319,9 @@ def test_a_model_with_full_frame_tubelets_codes_any_size(carphone):
     tiling = stream.tiling(header)
     assert (tiling.rows, tiling.cols, tiling.padded) == ((0, 16), (0,), (144, 192))
     assert result.settings["tubelets"] == 2
-    assert decode(result.bitstream, model=NERV_ENC) == result.reconstruction
-    assert decode(result.bitstream) == result.reconstruction  # found by its hash
+    expected = second_decode(result.bitstream, NERV_ENC)
+    assert result.reconstruction == expected  # decoded with the model given
+    assert decode(result.bitstream) == expected  # found by its hash
     assert result.reconstruction.format == clip.format
     assert psnr(clip, result.reconstruction) > 9  # 11.0 dB: a weaker model than TeCoNeRV's
 
@@ -298,10 +329,11 @@ def test_a_model_with_full_frame_tubelets_codes_any_size(carphone):
 def test_resize_codes_a_smaller_video(carphone):
     clip = carphone[0:8]
     result = encode(clip, resize=(64, 96), progress=False)
-    for video in (result.source, result.reconstruction, decode(result.bitstream)):
+    expected = second_decode(result.bitstream)
+    for video in (result.source, result.reconstruction, expected):
         assert (video.width, video.height, video.num_frames) == (96, 64, 8)
         assert video.format == clip.format.with_(width=96, height=64)
-    assert decode(result.bitstream) == result.reconstruction
+    assert result.reconstruction == expected
     assert result.settings["tubelets"] == 2
     assert result.bpp == pytest.approx(8 * len(result.bitstream) / (8 * 96 * 64))
     assert psnr(result.source, result.reconstruction) > 14  # 16.1 dB measured
@@ -325,7 +357,7 @@ def test_resizing_4_4_4_to_an_odd_size_works(carphone):
     video = rgb_to_video(rgb, VideoFormat(width=176, height=144, chroma="444"))
     result = encode(video, resize=(37, 45), progress=False)
     assert (result.reconstruction.width, result.reconstruction.height) == (45, 37)
-    assert decode(result.bitstream) == result.reconstruction
+    assert result.reconstruction == second_decode(result.bitstream)
 
 
 # ------------------------------------------------------------------------------- models
@@ -360,8 +392,61 @@ def test_models_are_found_by_hash_not_by_name(coded, tmp_path):
     shutil.copyfile(PATCH, impostor)
     with pytest.raises(BitstreamError, match="hash"):
         decode(data, model=impostor)
-    assert codec.find_model(stream.model_hash, folder=tmp_path).name == "renamed"
-    assert codec.find_model(stream.model_hash, folder=tmp_path / "missing") is None
+    assert codec.find_model(stream.model_hash, folders=[tmp_path]).name == "renamed"
+    assert codec.find_model(stream.model_hash, folders=[tmp_path / "missing"]) is None
+
+
+def test_a_model_is_loaded_once_per_device_and_never_moved(carphone):
+    clip = carphone[0:8]
+    cpu = codec.load_coding_model(DEFAULT)
+    assert codec.load_coding_model(DEFAULT).net is cpu.net  # cached
+    data = encode(clip, progress=False).bitstream
+    # "meta" stands in for a GPU: its tensors hold no data, so coding there fails, but only
+    # after the model was loaded for it
+    with pytest.raises(NotImplementedError):
+        encode(clip, device="meta", progress=False)
+    with pytest.raises(NotImplementedError):
+        decode(data, device="meta")
+    assert {p.device.type for p in cpu.net.parameters()} == {"cpu"}
+    meta = codec.load_coding_model(DEFAULT, device="meta")
+    assert meta.net is not cpu.net and (meta.name, meta.digest) == (cpu.name, cpu.digest)
+    assert {p.device.type for p in meta.net.parameters()} == {"meta"}
+    assert encode(clip, progress=False).bitstream == data  # the CPU model still codes
+
+
+def test_the_folders_of_the_environment_variable_are_searched_first(coded, tmp_path, monkeypatch):
+    _, stream = read_stream(coded["previous"].bitstream)
+    first, second, missing = tmp_path / "first", tmp_path / "second", tmp_path / "missing"
+    for folder in (first, second):
+        folder.mkdir()
+    (first / "a-junk.safetensors").write_bytes(b"not a model")  # passed over
+    shutil.copyfile(PATCH, first / "b-patch.safetensors")  # another model: no match
+    shutil.copyfile(DEFAULT, first / "c-mine.safetensors")
+    shutil.copyfile(DEFAULT, second / "theirs.safetensors")
+    folders = os.pathsep.join([str(missing), "", str(first), str(second)])
+    monkeypatch.setenv("INRCODEC_TECONERV_MODELS", folders)
+    assert model_file.model_folders() == [missing, first, second, MODELS]
+    assert codec.find_model(stream.model_hash).name == "c-mine"
+    monkeypatch.setenv("INRCODEC_TECONERV_MODELS", str(second))
+    assert codec.find_model(stream.model_hash).name == "theirs"
+    monkeypatch.delenv("INRCODEC_TECONERV_MODELS")
+    assert model_file.model_folders() == [MODELS]
+    assert codec.find_model(stream.model_hash).name == "teconerv-cpu"
+
+
+def test_a_model_outside_the_package_decodes_once_its_folder_is_listed(tmp_path, monkeypatch):
+    tiny = preset("teconerv-tiny")  # 16x16 tubelets, untrained
+    torch.manual_seed(0)
+    model_file.save_model(Hypernetwork(tiny.net), tmp_path / "tiny.safetensors", tiny)
+    fmt = VideoFormat(width=48, height=32, chroma="rgb")
+    video = rgb_to_video(np.random.default_rng(0).random((6, 32, 48, 3)), fmt)
+    result = encode(video, model=tmp_path / "tiny.safetensors", progress=False)
+    monkeypatch.delenv("INRCODEC_TECONERV_MODELS", raising=False)
+    with pytest.raises(BitstreamError, match="INRCODEC_TECONERV_MODELS") as error:
+        decode(result.bitstream)
+    assert str(MODELS) in str(error.value) and "--model" in str(error.value)
+    monkeypatch.setenv("INRCODEC_TECONERV_MODELS", str(tmp_path))
+    assert decode(result.bitstream) == result.reconstruction
 
 
 def test_an_unknown_model_hash_asks_for_the_model_file(coded):
@@ -637,7 +722,7 @@ def test_the_harness_codes_a_short_real_clip(carphone, tmp_path):
     coded = teconerv.code(video, 4, tmp_path)
     reference = encode(video, bits=4, residual="none", overlap=(8, 8), progress=False)
     assert coded.num_bytes == len(reference.bitstream)
-    assert coded.decoded == reference.reconstruction == decode(reference.bitstream)
+    assert coded.decoded == reference.reconstruction == second_decode(reference.bitstream)
     assert coded.decoded.format == video.format and coded.decoded.num_frames == 10
     assert coded.settings["model"] == "teconerv-cpu.safetensors"
     assert coded.settings["overlap"] == [8, 8] and coded.settings["residual"] == "none"

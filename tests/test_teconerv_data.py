@@ -14,9 +14,9 @@ from inrcodec.codecs.teconerv.data import (
     ClipSamples,
     CorpusError,
     find_videos,
-    resize_and_crop,
     validation_tubelets,
 )
+from inrcodec.codecs.teconerv.resize import resize_and_crop
 from inrcodec.io import VideoFormat, read_video, rgb_to_video, video_to_rgb, write_video
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -1,4 +1,4 @@
-"""TeCoNeRV training: the temporal-coherence loss, the step schedule, model files, resume,
+"""TeCoNeRV training: the temporal-coherence loss, the step schedule, resume,
 torchrun (gloo) with two processes, and the `inrcodec train teconerv` command."""
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import torch
 
 from inrcodec.cli import main
 from inrcodec.codecs.teconerv.data import ClipCache
+from inrcodec.codecs.teconerv.model_file import load_model, save_model
 from inrcodec.codecs.teconerv.presets import preset
 from inrcodec.codecs.teconerv.train import (
     TeCoNeRVTrainError,
     TrainConfig,
     _Objective,
-    load_model,
-    save_model,
     temporal_loss,
     train,
     validate,
@@ -120,28 +119,6 @@ def test_validation_psnr_is_per_frame_over_the_tubelet_grid(frames):
     assert result["videos"]["clip"]["psnr_base_only"] == pytest.approx(expected, abs=1e-4)
     assert result["psnr_base_only"] == result["videos"]["clip"]["psnr_base_only"]
     assert np.isfinite(result["psnr"]) and result["psnr"] != result["psnr_base_only"]
-
-
-# ----------------------------------------------------------------------------- model files
-
-
-def test_model_file_round_trip_and_bad_files(tmp_path):
-    net = net_from(3)
-    save_model(net, tmp_path / "m.safetensors", TINY, info={"note": "x"})
-    loaded, config = load_model(tmp_path / "m.safetensors")
-    assert config["preset"] == "teconerv-tiny" and config["info"] == {"note": "x"}
-    assert json.loads((tmp_path / "m.json").read_text()) == config
-    for key, value in net.state_dict().items():
-        assert torch.equal(value, loaded.state_dict()[key])
-
-    save_model(net, tmp_path / "half.safetensors", TINY, dtype=torch.float16)
-    half, _ = load_model(tmp_path / "half.safetensors")
-    assert half.weight_tokens.dtype == torch.float32
-    torch.testing.assert_close(half.weight_tokens, net.weight_tokens, atol=2e-3, rtol=1e-3)
-
-    (tmp_path / "junk.safetensors").write_bytes(b"not a model at all")
-    with pytest.raises(TeCoNeRVTrainError, match="not a TeCoNeRV model"):
-        load_model(tmp_path / "junk.safetensors")
 
 
 # ----------------------------------------------------------------------------- the loop

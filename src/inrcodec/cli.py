@@ -383,8 +383,6 @@ def run_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-
-
 def pixels(video) -> int:
     return video.num_frames * video.height * video.width
 

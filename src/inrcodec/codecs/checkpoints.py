@@ -12,8 +12,7 @@ JSON, never read back. Nothing goes through ``torch.load``. A trainer writes one
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -24,12 +23,12 @@ from torch import nn
 from inrcodec.errors import InrcodecError
 
 from ..atomic import atomic_file, write_atomic
+from .weights import load_weights, match_keys
 
 __all__ = [
     "CHECKPOINT_NAME",
     "CheckpointError",
     "load_optimizer",
-    "load_weights",
     "read_checkpoint",
     "resume_checkpoint",
     "save_checkpoint",
@@ -43,13 +42,6 @@ _METADATA_KEY = "inrcodec.train"
 
 class CheckpointError(InrcodecError):
     """A checkpoint that is not ours, of another kind, or does not fit the model."""
-
-
-def _canonical(key: str) -> str:
-    """A state-dict key without parametrization / pruning wrappers:
-    ``a.parametrizations.weight.original`` and ``a.weight_orig`` -> ``a.weight``."""
-    key = re.sub(r"\.parametrizations\.([^.]+)\.original$", r".\1", key)
-    return re.sub(r"_orig$", "", key)
 
 
 def state_tensors(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict:
@@ -135,44 +127,6 @@ def _restore_rng(tensors: dict) -> None:
                 torch.cuda.set_rng_state(rng, device)
 
 
-def _resolve(keys: Sequence[str], wanted: Sequence[str]) -> dict[str, str]:
-    """Map each key of `wanted` (the model's) to a key of `keys` (the file's): exact names
-    first, else names without parametrization / pruning wrappers."""
-    keys = set(keys)
-    by_canonical: dict[str, str] = {}
-    for k in keys:
-        by_canonical.setdefault(_canonical(k), k)
-    out = {}
-    for w in wanted:
-        k = w if w in keys else by_canonical.get(_canonical(w))
-        if k is not None:
-            out[w] = k
-    return out
-
-
-def load_weights(model: nn.Module, tensors: dict) -> None:
-    saved = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    own = model.state_dict()
-    params = {n for n, _ in model.named_parameters()}
-    mapping = _resolve(list(saved), list(own))
-    missing = sorted(k for k in params if k not in mapping)
-    if missing:
-        raise CheckpointError(f"checkpoint lacks parameters {missing[:5]}")
-    used = set(mapping.values())
-    extra = sorted(k for k in saved if k not in used)
-    if extra:
-        raise CheckpointError(f"checkpoint has entries the model lacks: {extra[:5]}")
-    for key, value in own.items():  # buffers absent from the file (e.g. new masks) stay
-        if key in mapping:
-            src = saved[mapping[key]]
-            if src.shape != value.shape:
-                raise CheckpointError(
-                    f"{key}: checkpoint shape {tuple(src.shape)}, model {tuple(value.shape)}"
-                )
-            with torch.no_grad():
-                value.copy_(src)
-
-
 def load_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer, tensors: dict) -> None:
     saved: dict[str, dict] = {}
     for k, v in tensors.items():
@@ -180,7 +134,7 @@ def load_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer, tensors: 
             name, _, key = k[len("optim.") :].rpartition(".")
             saved.setdefault(name, {})[key] = v
     named = list(model.named_parameters())
-    mapping = _resolve(list(saved), [n for n, _ in named])
+    mapping = match_keys(list(saved), [n for n, _ in named])
     index = {id(p): i for i, p in enumerate(optimizer.param_groups[0]["params"])}
     sd = optimizer.state_dict()
     sd["state"] = {index[id(p)]: saved[mapping[n]] for n, p in named if n in mapping}

@@ -44,10 +44,11 @@ from inrcodec.errors import InrcodecError
 
 from ..io import Video, convert_video, video_to_rgb
 from ..nets.hinerv import size_class
-from .checkpoints import CHECKPOINT_NAME, load_weights, read_checkpoint
+from .checkpoints import CHECKPOINT_NAME, read_checkpoint
 from .hinerv.losses import LOSS_SPACES, distortion, psnr_per_frame
 from .synthesis import frame_batches
 from .training import ProgressLog, RunCheckpoint, resolve_device
+from .weights import load_weights
 
 __all__ = [
     "CPU_PATCH_TARGET",

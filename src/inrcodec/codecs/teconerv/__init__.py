@@ -2,9 +2,10 @@
 predicts a HypoNeRV per 8-frame patch-tubelet (docs/teconerv.md).
 
 `presets`: the paper's and CPU model configurations; `data`: the video corpus, its clip cache
-and the training / validation samples; `train`: pre-training and fine-tuning (with the
-temporal-coherence loss), single process or under torchrun; `tiling`: tubelet positions and
-crop / blend fusion; `bitstream`: the file format; `codec`: encode / decode with residuals
+and the training / validation samples; `resize`: scaling and centre-cropping frames to a
+model's size; `train`: pre-training and fine-tuning (with the temporal-coherence loss), single
+process or under torchrun; `model_file`: a trained network's file; `tiling`: tubelet positions
+and crop / blend fusion; `bitstream`: the file format; `codec`: encode / decode with residuals
 between clips (docs/teconerv-codec.md). Names are imported lazily.
 """
 

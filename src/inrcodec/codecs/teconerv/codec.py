@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -56,12 +57,16 @@ from .bitstream import (
     read_stream,
     write_stream,
 )
-from .data import resize_and_crop
+from .model_file import (
+    DEFAULT_MODEL,
+    MODEL_PATH_VARIABLE,
+    TeCoNeRVModelError,
+    load_model,
+    model_folders,
+)
+from .resize import resize_and_crop
 from .tiling import FUSIONS, Tiling
 
-#: The committed CPU models (docs/teconerv.md); the default is the temporal-coherence one.
-MODEL_DIR = Path(__file__).resolve().parents[4] / "models" / "teconerv"
-DEFAULT_MODEL = MODEL_DIR / "teconerv-cpu.safetensors"
 DEFAULT_BITS = 4  # the paper reports 4 bits unless it says otherwise (Appendix B)
 
 
@@ -74,7 +79,8 @@ class TeCoNeRVCodecError(CodecError):
 
 @dataclass(frozen=True)
 class CodingModel:
-    """A trained hypernetwork, as the codec uses it: the network, a name and its hash."""
+    """A trained hypernetwork, as the codec uses it: the network (on the device it was loaded
+    for, and shared: never move or train it), a name and its hash."""
 
     net: Hypernetwork
     name: str
@@ -94,43 +100,51 @@ def model_hash(net: Hypernetwork) -> bytes:
     return digest.digest()[:HASH_BYTES]
 
 
-@lru_cache(maxsize=4)
-def _load(path: str, mtime_ns: int) -> tuple[Hypernetwork, bytes]:
-    from .train import load_model
-
+@lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int, device: str) -> tuple[Hypernetwork, bytes]:
     net, _ = load_model(path)
-    return net, model_hash(net)
+    digest = model_hash(net)
+    return net.to(device), digest
 
 
-def load_coding_model(path: str | Path | None = None) -> CodingModel:
-    """The model file at ``path`` (default `DEFAULT_MODEL`), loaded once per process."""
+def load_coding_model(path: str | Path | None = None, device: str = "cpu") -> CodingModel:
+    """The model file at ``path`` (default `DEFAULT_MODEL`) on ``device``, loaded once per
+    process and device."""
     path = Path(path) if path is not None else DEFAULT_MODEL
     if not path.is_file():
         raise TeCoNeRVCodecError(f"{path}: no such TeCoNeRV model file (give one with --model)")
-    net, digest = _load(str(path.resolve()), path.stat().st_mtime_ns)
+    net, digest = _load(str(path.resolve()), path.stat().st_mtime_ns, str(device))
     return CodingModel(net, path.stem[:64], digest)
 
 
-def find_model(digest: bytes, folder: Path = MODEL_DIR) -> CodingModel | None:
-    """The model in ``folder`` whose hash is ``digest``, if any."""
-    for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else ():
-        model = load_coding_model(path)
-        if model.digest == digest:
-            return model
+def find_model(
+    digest: bytes, folders: Sequence[Path] | None = None, device: str = "cpu"
+) -> CodingModel | None:
+    """The first model in ``folders`` (default `model_folders`) whose hash is ``digest``, on
+    ``device``, if any. Files there that are not TeCoNeRV models are passed over."""
+    for folder in model_folders() if folders is None else folders:
+        for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else ():
+            try:
+                model = load_coding_model(path)
+            except TeCoNeRVModelError:
+                continue
+            if model.digest == digest:
+                return load_coding_model(path, device)
     return None
 
 
-def _decoding_model(stream: TeCoNeRVStream, model: str | Path | None) -> CodingModel:
+def _decoding_model(stream: TeCoNeRVStream, model: str | Path | None, device: str) -> CodingModel:
     wanted = f"model {stream.model_name!r} (hash {stream.model_hash.hex()})"
     if model is None:
-        found = find_model(stream.model_hash)
+        found = find_model(stream.model_hash, device=device)
         if found is None:
+            folders = ", ".join(str(folder) for folder in model_folders())
             raise BitstreamError(
-                f"this file was encoded with TeCoNeRV {wanted}, which is not in {MODEL_DIR}; "
-                "give the model file with --model"
+                f"this file was encoded with TeCoNeRV {wanted}, which is in none of {folders}; "
+                f"give the model file with --model, or its folder in {MODEL_PATH_VARIABLE}"
             )
         return found
-    found = load_coding_model(model)
+    found = load_coding_model(model, device)
     if found.digest != stream.model_hash:
         raise BitstreamError(
             f"{model} is model {found.name!r} (hash {found.hex}), but this file was encoded "
@@ -175,7 +189,7 @@ def dequantize_clip(
 
 
 @torch.inference_mode()
-def synthesize(
+def synthesize_clip(
     net: Hypernetwork,
     parameters: list[np.ndarray],
     tiling: Tiling,
@@ -238,8 +252,8 @@ def encode(
     tubelets; ``resize``: (height, width) to resize and centre-crop to first; ``batch``:
     tubelets per forward pass."""
     check_options(bits, residual, keyframe_interval, fusion)
-    coding = load_coding_model(model)
-    net = coding.net.to(device)
+    coding = load_coding_model(model, device)
+    net = coding.net
     cfg = net.config.hypo
     overlap = parse_overlap(overlap)
     if any(o >= t for o, t in zip(overlap, (cfg.height, cfg.width), strict=True)):
@@ -280,7 +294,7 @@ def encode(
     encode_seconds = time.perf_counter() - started
     bar.close()
 
-    own = [synthesize(net, p, tiling, fusion, batch) for p in reconstructed]
+    own = [synthesize_clip(net, p, tiling, fusion, batch) for p in reconstructed]
     own = _to_video(
         [rgb_to_video(f.permute(0, 2, 3, 1).numpy(), fmt) for f in own], header.frame_count
     )
@@ -380,8 +394,8 @@ def decode(
     (default: the committed model whose hash the file names). Malformed input or a model
     that is not the file's raises `BitstreamError`."""
     header, stream = read_stream(data)
-    coding = _decoding_model(stream, model)
-    net = coding.net.to(device)
+    coding = _decoding_model(stream, model, device)
+    net = coding.net
     cfg = net.config
     if (
         cfg.unique_counts() != stream.unique_counts
@@ -395,7 +409,7 @@ def decode(
     for index, tensors in enumerate(stream.clips):
         parameters = dequantize_clip(tensors, chain.reference(index))
         chain.update(index, parameters)
-        frames = synthesize(net, parameters, tiling, stream.fusion, batch)
+        frames = synthesize_clip(net, parameters, tiling, stream.fusion, batch)
         clips.append(rgb_to_video(frames.permute(0, 2, 3, 1).numpy(), fmt))
         bar.update()
     bar.close()

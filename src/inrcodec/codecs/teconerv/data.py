@@ -26,19 +26,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from inrcodec.atomic import atomic_file
 from inrcodec.errors import InrcodecError
 from inrcodec.io import read_video, video_to_rgb
 from inrcodec.io.container import SUFFIXES as CONTAINER_SUFFIXES
 
+from .resize import resize_and_crop
+
 __all__ = [
     "ClipCache",
     "ClipSamples",
     "CorpusError",
     "find_videos",
-    "resize_and_crop",
     "validation_tubelets",
 ]
 
@@ -66,22 +66,6 @@ def find_videos(root: str | os.PathLike) -> list[Path]:
     if not found:
         raise CorpusError(f"{root}: no videos ({', '.join(VIDEO_SUFFIXES)} or PNG folders)")
     return sorted(found)
-
-
-def resize_and_crop(rgb: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``(T, 3, H, W)`` float -> ``(T, 3, h, w)``: scaled (antialiased bilinear) so that it just
-    covers ``size = (h, w)`` (the shorter side, relative to the target's aspect), then the
-    centre crop."""
-    h, w = size
-    _, _, src_h, src_w = rgb.shape
-    scale = max(h / src_h, w / src_w)
-    new_h, new_w = max(h, round(src_h * scale)), max(w, round(src_w * scale))
-    if (new_h, new_w) != (src_h, src_w):
-        rgb = F.interpolate(
-            rgb, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False
-        )
-    top, left = (new_h - h) // 2, (new_w - w) // 2
-    return rgb[:, :, top : top + h, left : left + w]
 
 
 def _decode(path: Path, size: tuple[int, int], max_frames: int | None) -> np.ndarray:

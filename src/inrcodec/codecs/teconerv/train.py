@@ -43,17 +43,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save
 from torch import nn
 
-from inrcodec.atomic import atomic_file, write_atomic
+from inrcodec.atomic import atomic_file
 from inrcodec.errors import InrcodecError
 from inrcodec.nets.hypernet import HypernetConfig, Hypernetwork
 
-from ..checkpoints import CHECKPOINT_NAME, load_weights
+from ..checkpoints import CHECKPOINT_NAME
 from ..training import ProgressLog, RunCheckpoint, resolve_device
 from .data import ClipSamples, validation_tubelets
+from .model_file import load_model, save_model
 from .presets import Preset
 
 __all__ = [
@@ -63,8 +62,6 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "init_distributed",
-    "load_model",
-    "save_model",
     "temporal_loss",
     "train",
     "validate",
@@ -72,7 +69,6 @@ __all__ = [
 
 MODEL_NAME = "model.safetensors"
 _FORMAT = "inrcodec.teconerv.train/1"
-_MODEL_FORMAT = "inrcodec.teconerv.model/1"
 TEMPORAL_TARGETS = ("mod", "uniq", "both")
 
 
@@ -232,51 +228,6 @@ def validate(
         k: float(np.mean([v[k] for v in per_video.values()])) for k in ("psnr", "psnr_base_only")
     }
     return {**mean, "videos": per_video}
-
-
-# ----------------------------------------------------------------------------- model files
-
-
-def save_model(
-    net: Hypernetwork, path: str | os.PathLike, preset: Preset, *, dtype=None, info=None
-):
-    """The network alone: ``model.safetensors`` holding its weights (cast to `dtype` if given,
-    e.g. float16 for small committed checkpoints) and a JSON configuration in the file's
-    metadata and, readable, next to it (``<name>.json``)."""
-    path = Path(path)
-    config = {
-        "format": _MODEL_FORMAT,
-        "preset": preset.name,
-        "net": preset.net.to_json(),
-        "train_size": list(preset.train_size),
-        "full_frame": preset.full_frame,
-        "info": info or {},
-    }
-    tensors = {
-        k: (v.detach().to("cpu", dtype=dtype or v.dtype)).contiguous()
-        for k, v in net.state_dict().items()
-    }
-    text = json.dumps(config, sort_keys=True)
-    write_atomic(path, save(tensors, metadata={"inrcodec.model": text}))
-    with atomic_file(path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-
-
-def load_model(path: str | os.PathLike) -> tuple[Hypernetwork, dict]:
-    """A network written by `save_model` (float32, eval mode) and its configuration. Only the
-    safetensors file is read (weights, and the configuration from its metadata)."""
-    path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            config = json.loads((f.metadata() or {})["inrcodec.model"])
-            tensors = {k: f.get_tensor(k).float() for k in f.keys()}
-    except (SafetensorError, OSError, KeyError, ValueError) as exc:
-        raise TeCoNeRVTrainError(f"{path}: not a TeCoNeRV model file ({exc})") from exc
-    if config.get("format") != _MODEL_FORMAT:
-        raise TeCoNeRVTrainError(f"{path}: unknown model format {config.get('format')!r}")
-    net = Hypernetwork(HypernetConfig.from_json(config["net"]))
-    load_weights(net, {f"model.{k}": v for k, v in tensors.items()})
-    return net.eval(), config
 
 
 # ----------------------------------------------------------------------------- the loop
