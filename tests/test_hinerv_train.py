@@ -21,7 +21,7 @@ from inrcodec.codecs.fitting import (
     load_checkpoint,
     patch_size_for,
 )
-from inrcodec.codecs.hinerv.losses import (
+from inrcodec.codecs.losses import (
     distortion,
     ms_ssim,
     ms_ssim_scales,

@@ -10,7 +10,7 @@ The recipe follows HiNeRV's reference code and NVRC Appendix A.2:
 - Adam (betas 0.9, 0.999), learning rate 2e-3 with a linear warm-up over the first 10 % of the
   steps (the reference's 30 of 300 epochs) then cosine decay to 1e-4, gradient clipping at
   norm 1.0; ``lr_scale`` scales both rates for fine-tuning stages (e.g. 0.1 for Quant-Noise);
-- losses: eq. (10) for RGB, eq. (11) for YUV 4:4:4 (`hinerv.losses`); what a step minimises
+- losses: eq. (10) for RGB, eq. (11) for YUV 4:4:4 (`losses`); what a step minimises
   is an `Objective`: the distortion D alone by default (HiNeRV), NVRC's ``R + lambda D`` with
   `nvrc.objective.RateDistortion`.
 
@@ -45,7 +45,7 @@ from inrcodec.errors import InrcodecError
 from ..io import Video, convert_video, video_to_rgb
 from ..nets.hinerv import size_class
 from .checkpoints import CHECKPOINT_NAME, read_checkpoint
-from .hinerv.losses import LOSS_SPACES, distortion, psnr_per_frame
+from .losses import LOSS_SPACES, distortion, psnr_per_frame
 from .synthesis import frame_batches
 from .training import ProgressLog, RunCheckpoint, resolve_device
 from .weights import load_weights

@@ -2,7 +2,7 @@
 (``inrcodec encode --codec``, ``decode``, ``info``), `inrcodec.codecs.api` and the benchmark
 harness read. Adding a codec is one sub-package and one line here (docs/design.md).
 
-A registered package exports, lazily (`inrcodec.lazy`), so listing codecs imports no torch:
+A registered package exports, lazily (`inrcodec.lazy`; the names: `codec_exports`):
 
 - ``encode(video, **options) -> EncodeResult`` and ``decode(data, *, device, **options)``;
 - ``describe(data) -> dict``, what ``inrcodec info`` prints about one of its files;
@@ -45,6 +45,17 @@ CODECS: dict[str, CodecEntry] = {
     "hinerv": CodecEntry("inrcodec.codecs.hinerv", "HiNeRVCodec", CodecId.HINERV),
     "teconerv": CodecEntry("inrcodec.codecs.teconerv", "TeCoNeRVCodec", CodecId.TECONERV),
 }
+
+
+def codec_exports(harness: str, *, train_command: bool = False) -> dict[str, str]:
+    """The names a codec package exports for the registry (module docstring), each with the
+    module of the package that holds it: the package's lazy table (`inrcodec.lazy`)."""
+    exports = dict.fromkeys((harness, "encode", "decode"), "codec")
+    exports["describe"] = "bitstream"
+    exports |= dict.fromkeys(("ENCODE_OPTIONS", "DECODE_OPTIONS", "encode_options"), "command")
+    if train_command:
+        exports["add_train_parser"] = "command"
+    return exports
 
 
 def file_codecs() -> dict[str, CodecEntry]:

@@ -10,43 +10,24 @@ payload; `codec`: encode, compress, decode. Names are imported lazily.
 
 from __future__ import annotations
 
+from inrcodec.codecs.registry import codec_exports
 from inrcodec.lazy import lazy_getattr
 
 _LAZY = {
+    **codec_exports("NVRCCodec", train_command=True),
     "NVRC": "model",
-    "NVRCCodec": "codec",
-    "compress": "codec",
-    "decode": "codec",
-    "encode": "codec",
     "CompressionConfig": "model",
+    "compress": "codec",
     "ContextModel": "entropy",
     "gaussian_bits": "entropy",
+    "RateDistortion": "objective",
     "ABLATIONS": "train",
     "NVRCError": "train",
     "NVRCTrainResult": "train",
-    "RateDistortion": "objective",
     "Schedule": "train",
     "rate_point": "train",
     "train": "train",
 }
 
 __all__ = sorted(_LAZY)
-
-
 __getattr__ = lazy_getattr(__name__, _LAZY)
-
-
-# What the codec registry (`inrcodec.codecs.registry`) reads of every codec package.
-_LAZY.update(
-    {
-        "NVRCCodec": "codec",
-        "encode": "codec",
-        "decode": "codec",
-        "describe": "bitstream",
-        "ENCODE_OPTIONS": "command",
-        "DECODE_OPTIONS": "command",
-        "encode_options": "command",
-        "add_train_parser": "command",
-    }
-)
-__all__ = sorted(_LAZY)

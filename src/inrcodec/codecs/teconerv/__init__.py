@@ -11,31 +11,15 @@ between clips (docs/teconerv-codec.md). Names are imported lazily.
 
 from __future__ import annotations
 
+from inrcodec.codecs.registry import codec_exports
 from inrcodec.lazy import lazy_getattr
 
 _LAZY = {
+    **codec_exports("TeCoNeRVCodec", train_command=True),
     "PRESETS": "presets",
     "Preset": "presets",
     "preset": "presets",
 }
 
 __all__ = sorted(_LAZY)
-
-
 __getattr__ = lazy_getattr(__name__, _LAZY)
-
-
-# What the codec registry (`inrcodec.codecs.registry`) reads of every codec package.
-_LAZY.update(
-    {
-        "TeCoNeRVCodec": "codec",
-        "encode": "codec",
-        "decode": "codec",
-        "describe": "bitstream",
-        "ENCODE_OPTIONS": "command",
-        "DECODE_OPTIONS": "command",
-        "encode_options": "command",
-        "add_train_parser": "command",
-    }
-)
-__all__ = sorted(_LAZY)
