@@ -95,14 +95,13 @@ def add_codec_commands(commands) -> None:
     encode = commands.add_parser(
         "encode",
         help="compress a video into an inrcodec bitstream (.inrc)",
-        description="Compress a video with one of the registered codecs: fit a neural "
-        "representation to it and code its parameters (nvrc: docs/nvrc.md, hinerv: "
-        "docs/hinerv-codec.md), or predict them with a trained hypernetwork (teconerv: "
-        "docs/teconerv-codec.md). Prints size, bpp, quality, the bytes by part and time.",
+        description=f"Compress a video with one of the registered codecs ({', '.join(modules)}; "
+        "each is documented in docs/). Prints size, bpp, quality, the bytes by part and time.",
     )
     encode.add_argument("input", type=Path)
     encode.add_argument("-o", "--output", type=Path, required=True, help="bitstream (.inrc)")
-    encode.add_argument("--codec", choices=list(modules), default="nvrc", help="(nvrc)")
+    default = next(iter(modules))  # the registry's first
+    encode.add_argument("--codec", choices=list(modules), default=default, help=f"({default})")
     encode.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     encode.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_codec_options(encode, {name: m.ENCODE_OPTIONS for name, m in modules.items()})
@@ -400,7 +399,8 @@ def print_quality(video, decoded) -> None:
 
 
 def print_parts(parts: dict[str, int], estimated: dict | None = None) -> None:
-    """The file's bytes by part (for NVRC, Fig. 4's groups, next to the training estimate)."""
+    """The file's bytes by part, next to the training's estimate where the codec has one
+    (NVRC: Fig. 4's groups)."""
     groups = estimated["groups"] if estimated else {}
     print(f"  {'part':12} {'bytes':>9} {'bits':>10}" + (f" {'estimated':>10}" if groups else ""))
     for part, size in parts.items():
