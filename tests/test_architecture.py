@@ -4,14 +4,14 @@ codec sub-package imports another."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "inrcodec"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from code_structure import SRC, dotted, imports, room  # noqa: E402
 
 #: Each room of the package and the rooms it may import (docs/design.md, "Dependency rules").
 FOUNDATION = {"errors", "atomic", "lazy"}
@@ -34,38 +34,12 @@ ALLOWED = {
 CODEC_PACKAGES = {p.name for p in (SRC / "codecs").iterdir() if (p / "__init__.py").exists()}
 
 
-def imports(path: Path) -> set[str]:
-    """The inrcodec modules ``path`` imports, as dotted names (relative imports resolved)."""
-    module = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
-    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-    package = package.removesuffix(".__init__")
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                name = ".".join(base + ([node.module] if node.module else []))
-            else:
-                name = node.module or ""
-            found.add(name)
-            found |= {f"{name}.{alias.name}" for alias in node.names}
-    return {name for name in found if name.split(".")[0] == "inrcodec"}
-
-
-def room(dotted: str) -> str:
-    """``inrcodec.codecs.nvrc.codec`` -> ``codecs``; ``inrcodec`` -> ``__init__``."""
-    parts = dotted.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
-
-
 SOURCES = sorted(SRC.rglob("*.py"))
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(SRC)))
 def test_imports_go_down_the_floors(path):
-    mine = room(".".join(path.relative_to(SRC.parent).with_suffix("").parts))
+    mine = room(dotted(path))
     if path.parent == SRC and path.stem not in ALLOWED:
         pytest.fail(f"{path.name}: a new top-level module needs a row in ALLOWED")
     for name in imports(path):
