@@ -143,18 +143,19 @@ def _with_header_crc(head_without_crc: bytes) -> bytes:
     [
         (b"", "magic"),
         (b"RIFF" + bytes(20), "magic"),
-        (MAGIC + b"\x02" + bytes(20), "format version 2"),
-        (MAGIC + b"\x01\x04" + bytes(20), "unknown codec id 4"),
-        (MAGIC + b"\x01\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", "longer than 10"),
-        (MAGIC + b"\x01\x80\x00", "non-canonical"),
-        (MAGIC + b"\x01\x00\x80", "truncated varint"),
-        (MAGIC + b"\x01\x00\x81\x80\x01", r"width: 16385 outside \[1, 16384\]"),  # > MAX_DIMENSION
-        (MAGIC + b"\x01\x00\x00", "width: 0 outside"),
-        (MAGIC + b"\x01\x00\x01\x01\x01\x01\x01\x07", "bit_depth: 7 outside"),
-        (MAGIC + b"\x01\x00\x01\x01\x01\x01\x01\x08\x03", "chroma_format: reserved code 3"),
-        (MAGIC + b"\x01\x00\x01\x01\x01\x01\x01\x08\x80\x01", "format code"),
-        (MAGIC + b"\x01\x00\x01\x01\x01\x01\x01\x08\x00\x05" + bytes(4), "section count"),
-        (MAGIC + b"\x01\x00\x01\x01\x01\x01\x01\x08\x00\x00" + bytes(4), "header: CRC32 mismatch"),
+        (MAGIC + b"\x01" + bytes(20), "format version 1 is no longer read .* re-encode"),
+        (MAGIC + b"\x03" + bytes(20), "unsupported format version 3"),
+        (MAGIC + b"\x02\x04" + bytes(20), "unknown codec id 4"),
+        (MAGIC + b"\x02\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", "longer than 10"),
+        (MAGIC + b"\x02\x80\x00", "non-canonical"),
+        (MAGIC + b"\x02\x00\x80", "truncated varint"),
+        (MAGIC + b"\x02\x00\x81\x80\x01", r"width: 16385 outside \[1, 16384\]"),  # > MAX_DIMENSION
+        (MAGIC + b"\x02\x00\x00", "width: 0 outside"),
+        (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x07", "bit_depth: 7 outside"),
+        (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x03", "chroma_format: reserved code 3"),
+        (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x80\x01", "format code"),
+        (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x00\x05" + bytes(4), "section count"),
+        (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x00\x00" + bytes(4), "header: CRC32 mismatch"),
     ],
 )
 def test_malformed_input_messages(data, message):
@@ -163,7 +164,7 @@ def test_malformed_input_messages(data, message):
 
 
 def test_section_errors():
-    head = _with_header_crc(MAGIC + b"\x01\x00\x01\x01\x01\x01\x01\x08\x00\x02")
+    head = _with_header_crc(MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x00\x02")
     section = b"\x05\x03abc"
     good = section + _fix_crc(section)
     parsed = Container.from_bytes(head + good + _section(6, b""))
@@ -229,6 +230,6 @@ def test_varint_examples():
 
 def test_read_container_rejects_a_garbage_file(tmp_path):
     path = tmp_path / "bad.inrc"
-    path.write_bytes(b"INRC\x01garbage")
+    path.write_bytes(b"INRC\x02garbage")
     with pytest.raises(BitstreamError):
         read_container(path)

@@ -15,16 +15,20 @@ from inrcodec.coding import (
     QuantizedDecoder,
     decode_histogram,
     decode_quantized,
+    decode_smallest,
     encode_histogram,
     encode_quantized,
+    encode_smallest,
     histogram_information_content,
     information_content,
     mean_indices,
     means_from_indices,
     scale_indices,
     scales_from_indices,
+    smallest_model,
 )
 from inrcodec.coding.tables import MEAN_INDEX_LIMIT, SCALE_TABLE, SCALE_TABLE_SIZE
+from inrcodec.coding.varint import encode_svarint, encode_uvarint
 
 DISTRIBUTIONS = ["gaussian", "laplace"]
 
@@ -73,7 +77,8 @@ def test_quantized_round_trip_edge_values(distribution, symbols):
 
 
 def test_constant_and_empty_arrays_cost_only_the_header():
-    assert len(encode_quantized(np.full(1000, 3), 0, 0)) == 3  # version, lowest, span
+    # version, lowest, span and tail flag, then the tail: the count (2 bytes)
+    assert len(encode_quantized(np.full(1000, 3), 0, 0)) == 5
     assert len(encode_quantized(np.zeros(0, np.int64), 0, 0)) == 3
     assert len(encode_histogram(np.full(1000, -3))) == 4  # lowest, bins, one count
     assert decode_histogram(encode_histogram(np.zeros(0, int)), (0, 5)).shape == (0, 5)
@@ -258,7 +263,7 @@ def test_malformed_headers_raise():
     with pytest.raises(BitstreamError, match="table version"):
         decode_quantized(b"\x02\x00\x00", (3,), 0, 0)
     with pytest.raises(BitstreamError, match="span"):
-        decode_quantized(b"\x01\x00\xff\xff\xff\x07", (3,), 0, 0)  # support > 2**23
+        decode_quantized(b"\x01\x00\xff\xff\xff\x0f", (3,), 0, 0)  # support > 2**23
     with pytest.raises(BitstreamError, match="whole number of words"):
         decode_quantized(encode_quantized(symbols, 0, 0) + b"\x01", (3,), 0, 0)
     with pytest.raises(BitstreamError, match="zero word"):
@@ -415,7 +420,150 @@ def test_chunked_decoding_of_constant_and_empty_arrays():
     empty = QuantizedDecoder(encode_quantized(np.zeros(0, np.int64), 0, 0), 0)
     assert empty.decode(np.zeros(0, np.int64), np.zeros(0, np.int64)).shape == (0,)
     empty.finish()
-    # The count comes from the caller: an empty array's payload is that of any all-zero one.
-    assert encode_quantized(np.zeros(0, np.int64), 0, 0) == encode_quantized(np.zeros(5, int), 0, 0)
     with pytest.raises(BitstreamError, match="empty array"):
         QuantizedDecoder(data, 0)  # a constant -7 payload read as an empty array
+
+
+# --------------------------------------------------------------------------- symbol count
+
+# Decoding a payload with more symbols than it codes: from the sealed state the ANS coder
+# decodes the lowest symbol without moving whenever that symbol's probability is at least
+# 2**-23, as it is under these wide models; fewer symbols stop at the seal too when the
+# array ends in lowest symbols. The payloads must refuse both (docs/bitstream.md 3.3, 3.4).
+TOO_MANY = [1001, 1002, 1010, 1_000_000]
+TOO_FEW = [999, 998, 995, 994, 1]
+
+
+def count_cases():
+    """1000 symbols of a clip-like spread, one array ending in a run of its lowest symbol."""
+    rng = np.random.default_rng(21)
+    spread = np.rint(rng.normal(0, 3, 1000)).astype(np.int64)
+    tailed = spread.copy()
+    tailed[-5:] = spread.min()
+    return {"ends higher": spread, "ends in 5 lowest": tailed}
+
+
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+@pytest.mark.parametrize("case", list(count_cases()))
+def test_quantized_payload_decodes_exactly_its_symbol_count(distribution, case):
+    symbols = count_cases()[case]
+    data = encode_quantized(symbols, 0, 100, distribution)
+    decoded = decode_quantized(data, (1000,), 0, 100, distribution)
+    np.testing.assert_array_equal(decoded, symbols)
+    for count in TOO_MANY + TOO_FEW:
+        with pytest.raises(BitstreamError):
+            decode_quantized(data, (count,), 0, 100, distribution)
+
+
+def test_the_old_free_lowest_symbols_now_fail_on_the_tail():
+    symbols = count_cases()["ends in 5 lowest"]
+    data = encode_quantized(symbols, 0, 100)
+    for count in [995, 999, 1001, 10_000]:  # the seal passes: the tail catches them
+        with pytest.raises(BitstreamError, match=r"more or fewer symbols than expected"):
+            decode_quantized(data, (count,), 0, 100)
+
+
+@pytest.mark.parametrize("count", TOO_MANY + TOO_FEW)
+def test_chunked_decoder_refuses_another_symbol_count(count):
+    symbols = count_cases()["ends in 5 lowest"]
+    data = encode_quantized(symbols, 0, 100)
+    with pytest.raises(BitstreamError):
+        decoder = QuantizedDecoder(data, count)
+        for start in range(0, count, 300):
+            size = min(300, count - start)
+            decoder.decode(np.zeros(size, np.int64), np.full(size, 100))
+        decoder.finish()
+
+
+@pytest.mark.parametrize("value", [-7, 0, 2**31 - 1])
+def test_constant_payload_records_its_count(value):
+    data = encode_quantized(np.full(1000, value), 64, 20)
+    np.testing.assert_array_equal(decode_quantized(data, (1000,), 64, 20), np.full(1000, value))
+    for count in [1001, 999, 1_000_000, 1]:
+        with pytest.raises(BitstreamError, match=f"holds 1000 symbols, {count} expected"):
+            decode_quantized(data, (count,), 64, 20)
+    with pytest.raises(BitstreamError, match="empty array|holds 1000 symbols, 0 expected"):
+        decode_quantized(data, (0,), 64, 20)
+
+
+def test_empty_payload_holds_no_symbols():
+    data = encode_quantized(np.zeros(0, np.int64), 0, 0)
+    assert decode_quantized(data, (0, 4), 0, 0).shape == (0, 4)
+    for count in [1, 5, 1000]:
+        with pytest.raises(BitstreamError, match=f"holds 0 symbols, {count} expected"):
+            decode_quantized(data, (count,), 0, 0)
+
+
+def quantized_header(low: int, span: int, tail: int | None) -> bytes:
+    """The fields before the words (docs/bitstream.md 3.3); ``tail`` None: no tail flag."""
+    flag = encode_uvarint(2 * span + (tail is not None))
+    return (
+        encode_uvarint(TABLE_VERSION)
+        + encode_svarint(low)
+        + flag
+        + (encode_uvarint(tail) if tail is not None else b"")
+    )
+
+
+@pytest.mark.parametrize("case", list(count_cases()))
+def test_corrupted_tail_fields_raise(case):
+    symbols = count_cases()[case]
+    low, span = int(symbols.min()), int(symbols.max() - symbols.min())
+    data = encode_quantized(symbols, 0, 100)
+    tail = 5 if case == "ends in 5 lowest" else None
+    header = quantized_header(low, span, tail)
+    assert data.startswith(header)
+    words = data[len(header) :]
+    wrong_tails = [None, 0, 1, 4, 6, 999, 1000, 1001] if tail else [0, 1, 2, 1000]
+    for wrong in (t for t in wrong_tails if t != tail):
+        with pytest.raises(BitstreamError):
+            decode_quantized(quantized_header(low, span, wrong) + words, (1000,), 0, 100)
+    with pytest.raises(BitstreamError, match="lowest-symbol tail"):
+        decode_quantized(quantized_header(low, span, tail or 0)[:-1], (1000,), 0, 100)
+
+
+def test_corrupted_constant_tail_raises():
+    for wrong in [None, 0, 999, 1001]:
+        with pytest.raises(BitstreamError):
+            decode_quantized(quantized_header(3, 0, wrong), (1000,), 0, 0)
+    np.testing.assert_array_equal(
+        decode_quantized(quantized_header(3, 0, 1000), (1000,), 0, 0), np.full(1000, 3)
+    )
+
+
+@pytest.mark.parametrize(
+    "symbols",
+    [*count_cases().values(), np.full(1000, -4), np.zeros(0, np.int64)],
+    ids=[*count_cases(), "constant", "empty"],
+)
+def test_histogram_payload_decodes_exactly_its_symbol_count(symbols):
+    data = encode_histogram(symbols)
+    np.testing.assert_array_equal(decode_histogram(data, symbols.shape), symbols)
+    for count in [n for n in TOO_MANY + TOO_FEW + [0] if n != symbols.size]:
+        with pytest.raises(BitstreamError, match="histogram"):
+            decode_histogram(data, (count,))
+
+
+def smallest_cases():
+    """Arrays for which `encode_smallest` keeps each of its models."""
+    rng = np.random.default_rng(22)
+    return {
+        "histogram": np.where(rng.random(1000) < 0.9, 0, rng.integers(-3, 4, 1000)),
+        "gaussian": count_cases()["ends in 5 lowest"][:40],
+        "laplace": np.rint(rng.laplace(0, 2, 40)).astype(np.int64),
+        "constant": np.full(1000, 5),
+        "empty": np.zeros(0, np.int64),
+    }
+
+
+@pytest.mark.parametrize("case", list(smallest_cases()))
+def test_smallest_payload_decodes_exactly_its_symbol_count(case):
+    symbols = smallest_cases()[case]
+    data = encode_smallest(symbols)
+    expected_model = {"constant": "histogram", "empty": "histogram"}.get(case, case)
+    assert smallest_model(data) == expected_model
+    np.testing.assert_array_equal(decode_smallest(data, symbols.shape, "w"), symbols)
+    n = symbols.size
+    for count in {n + 1, n + 2, n + 1000, 1_000_000, max(n - 1, 0), n // 2, 0} - {n}:
+        with pytest.raises(BitstreamError, match="^w"):
+            decode_smallest(data, (count,), "w")

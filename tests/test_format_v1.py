@@ -1,94 +1,47 @@
-"""Files of format version 1 written before the bitstream code was restructured still parse
-to the same content: each reader's result written again gives the very same bytes.
+"""Files of format version 1 are refused with a message that says what to do: their
+quantised payloads do not record their lowest-symbol tail (docs/bitstream.md 3.3), so a
+reader could not prove that they hold the symbol counts their headers declare.
 
 ``tests/data/format_v1/`` holds one small file per codec, written by the code of commit
-20f7b43: a freshly initialised `hinerv-tiny` (6 bits, YUV space), an `nvrc-tiny` with fixed
-grid steps (ablation V5, grid log-step -4.5) and perturbed grids and phi, and a synthetic
-TeCoNeRV stream (3 clips, 2 coded layers, residuals from keyframes every 2 clips, blend);
-``info.json`` is what ``inrcodec info --json`` printed for each then (without ``file``).
+20f7b43 (`test_format_v2` describes them: the version-2 golden files hold their content).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from inrcodec.cli import main
 from inrcodec.codecs.hinerv import bitstream as hinerv
-from inrcodec.codecs.network_section import network_values
 from inrcodec.codecs.nvrc import bitstream as nvrc
-from inrcodec.codecs.nvrc.train import default_compression
 from inrcodec.codecs.teconerv import bitstream as teconerv
-from inrcodec.coding import VideoHeader
-from inrcodec.nets.hinerv import preset
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+from inrcodec.coding import BitstreamError, read_container
 
 DATA = Path(__file__).parent / "data" / "format_v1"
-HEADER = VideoHeader(width=48, height=32, frame_count=4, fps_num=25)
-INFO = json.loads((DATA / "info.json").read_text())
+REFUSAL = "format version 1 is no longer read .*: re-encode the video with this inrcodec"
+READERS = {
+    "hinerv": hinerv.read_payload,
+    "nvrc": nvrc.read_payload,
+    "teconerv": teconerv.read_stream,
+}
 
 
-def test_a_hinerv_file_parses_as_before():
-    data = (DATA / "hinerv.inrc").read_bytes()
-    header, payload = hinerv.read_payload(data)
-    assert header == HEADER
-    assert payload.config == preset("hinerv-tiny", 4, 32, 48)
-    assert (payload.space, payload.bits) == ("yuv", 6)
-    assert hinerv.write_payload(payload, header) == data
-
-
-def test_an_nvrc_file_parses_as_before():
-    data = (DATA / "nvrc.inrc").read_bytes()
-    header, payload = nvrc.read_payload(data)
-    assert header == HEADER
-    assert payload.config == preset("nvrc-tiny", 4, 32, 48)
-    compression = default_compression("nvrc-tiny")
-    assert payload.compression == replace(compression, learn_grid_steps=False, grid_log_step=-4.5)
-    assert payload.space == "rgb"
-    assert nvrc.write_payload(payload, header) == data
-
-
-def test_a_teconerv_file_parses_as_before():
-    data = (DATA / "teconerv.inrc").read_bytes()
-    header, stream = teconerv.read_stream(data)
-    assert header == VideoHeader(
-        width=40,
-        height=24,
-        frame_count=20,
-        fps_num=30000,
-        fps_den=1001,
-        chroma_format="444",
-        color_matrix="bt709",
-        color_range="full",
-    )
-    assert (stream.model_hash, stream.model_name) == (bytes(range(100, 116)), "golden-model")
-    assert (stream.clip_frames, stream.tube, stream.overlap) == (8, (16, 16), (4, 4))
-    assert (stream.fusion, stream.bits, stream.residual) == ("blend", 5, "first")
-    assert (stream.keyframe_interval, stream.unique_counts) == (2, (0, 12, 0, 7))
-    assert len(stream.clips) == 3
-    assert teconerv.write_stream(stream, header) == data
-
-
-def described(module, codec: str) -> dict:
-    """``module.describe`` of the codec's file, as ``inrcodec info --json`` prints it."""
+@pytest.mark.parametrize("codec", list(READERS))
+def test_a_version_1_file_is_refused_with_what_to_do(codec):
     data = (DATA / f"{codec}.inrc").read_bytes()
-    return json.loads(json.dumps(module.describe(data)))
+    assert data[:5] == b"INRC\x01"
+    with pytest.raises(BitstreamError, match=REFUSAL):
+        READERS[codec](data)
+    with pytest.raises(BitstreamError, match=REFUSAL):
+        read_container(DATA / f"{codec}.inrc")
 
 
-@pytest.mark.parametrize(("module", "codec"), [(nvrc, "nvrc"), (teconerv, "teconerv")])
-def test_describe_gives_what_info_printed(module, codec):
-    description = described(module, codec)
-    assert description == INFO[codec] and list(description) == list(INFO[codec])
-
-
-def test_describe_of_hinerv_adds_the_model_section_to_what_info_printed():
-    description = described(hinerv, "hinerv")
-    model = description.pop("model")
-    assert description == INFO["hinerv"] and list(description) == list(INFO["hinerv"])
-    config = preset("hinerv-tiny", 4, 32, 48)
-    assert list(model) == list(hinerv.MODEL_FIELDS.keys)
-    expected = {**network_values(config), "space": "yuv", "bits": 6}
-    assert model == json.loads(json.dumps(expected))
+@pytest.mark.parametrize("command", ["info", "decode"])
+def test_the_command_reports_a_version_1_file_in_one_line(command, tmp_path, capsys):
+    output = ["-o", str(tmp_path / "out.y4m")] if command == "decode" else []
+    assert main([command, str(DATA / "hinerv.inrc"), *output]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("inrcodec: error: format version 1 is no longer read")
+    assert "re-encode the video" in error and error.count("\n") == 1
+    assert not (tmp_path / "out.y4m").exists()

@@ -24,7 +24,7 @@ from .fields import Flags, Table, UInt
 from .varint import ByteReader, encode_uvarint
 
 MAGIC = b"INRC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 MAX_DIMENSION = 16384
 MAX_FRAMES = 2**20
@@ -167,6 +167,12 @@ class Container:
         if bytes(reader.take(len(MAGIC), "magic")) != MAGIC:
             raise BitstreamError("not an inrcodec file (bad magic bytes)")
         version = reader.take(1, "format version")[0]
+        if version == 1:
+            raise BitstreamError(
+                "format version 1 is no longer read (its entropy-coded payloads cannot prove "
+                "their symbol count): re-encode the video with this inrcodec, which writes "
+                f"format version {FORMAT_VERSION}"
+            )
         if version != FORMAT_VERSION:
             raise BitstreamError(f"unsupported format version {version}")
         codec_value = reader.uvarint("codec id")

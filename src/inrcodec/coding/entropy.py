@@ -17,9 +17,13 @@ value of the support a nonzero probability at 24-bit precision) or
 An array of one repeated value (or an empty one) needs no coded bits at all.
 
 Payloads are decoded against the caller's expected shape, which comes from the caller's own
-header. Every malformed payload raises :class:`BitstreamError`; so does a stream that does
-not end exactly where the encoder began (ANS state sealed with word 1, see
-docs/bitstream.md), which catches nearly all truncations and model mismatches for free.
+header, and a payload of any other number of symbols is an error. Every malformed payload
+raises :class:`BitstreamError`; so does a stream that does not end exactly where the encoder
+began (ANS state sealed with word 1, see docs/bitstream.md), which catches nearly all
+truncations and model mismatches for free. The seal alone cannot catch a count that is off:
+from the sealed state the coder decodes the lowest symbol for nothing, so a quantised payload
+also records how many symbols equal to the lowest end the array (its *tail*) and the decoder
+checks it; a histogram payload's counts sum to the symbol count.
 Byte layouts: docs/bitstream.md, section "Entropy-coded payloads".
 """
 
@@ -76,7 +80,10 @@ def encode_quantized(
     shape = np.shape(symbols)
     symbols, low, high = _int32_symbols(symbols, MAX_SUPPORT_SIZE, "quantised models")
     means, scales = _model_parameters(mean_index, scale_index, shape)
-    header = encode_uvarint(TABLE_VERSION) + encode_svarint(low) + encode_uvarint(high - low)
+    tail = _lowest_tail(symbols, low)
+    header = encode_uvarint(TABLE_VERSION) + encode_svarint(low)
+    header += encode_uvarint(2 * (high - low) + (tail > 0))
+    header += encode_uvarint(tail) if tail else b""
     if high == low:  # also the empty array: nothing to code
         return header
     coder = _sealed_encoder()
@@ -94,7 +101,8 @@ def decode_quantized(
     """Inverse of :func:`encode_quantized`: decode an int32 array of ``shape``.
 
     The indices must be the very ones given to the encoder (broadcast to ``shape``).
-    Raises :class:`BitstreamError` on any malformed payload.
+    Raises :class:`BitstreamError` on any malformed payload, and on one that does not hold
+    exactly the symbols of ``shape``.
     """
     count = _symbol_count(shape)
     indices = [np.broadcast_to(i, shape) if count else i for i in (mean_index, scale_index)]
@@ -109,7 +117,8 @@ class QuantizedDecoder:
     each chunk with its own model indices: a decoder whose models depend on the symbols
     already decoded (a context model) decodes one chunk, computes the next chunk's indices
     from it, and so on. `finish` then checks that the stream ends exactly where the encoder
-    began. Raises :class:`BitstreamError` on any malformed payload."""
+    began after exactly ``count`` symbols. Raises :class:`BitstreamError` on any malformed
+    payload, and on one of more or fewer symbols than ``count``."""
 
     def __init__(self, data: bytes, count: int, distribution: Distribution = "gaussian"):
         self._family = _model_family(distribution)
@@ -118,15 +127,22 @@ class QuantizedDecoder:
         if version != TABLE_VERSION:
             raise BitstreamError(f"unsupported model table version {version}")
         low = reader.svarint("lowest symbol", _INT32_MIN, _INT32_MAX)
-        high = low + reader.uvarint("symbol span", min(MAX_SUPPORT_SIZE - 1, _INT32_MAX - low))
+        max_span = min(MAX_SUPPORT_SIZE - 1, _INT32_MAX - low)
+        span, has_tail = divmod(reader.uvarint("symbol span and tail flag", 2 * max_span + 1), 2)
+        tail = reader.uvarint("lowest-symbol tail", MAX_SYMBOLS, min_value=1) if has_tail else 0
         words = _read_words(reader)
-        if count == 0 and (low, high) != (0, 0):
+        if count == 0 and (low, span) != (0, 0):
             raise BitstreamError("an empty array must record the support [0, 0]")
-        if high == low and words.size:
+        if span == 0 and tail != count:
+            raise BitstreamError(f"the payload holds {tail} symbols, {count} expected")
+        if span and tail >= count:
+            raise BitstreamError(f"a tail of {tail} lowest symbols leaves no higher one in {count}")
+        if span == 0 and words.size:
             raise BitstreamError("unexpected coded data for an array without information")
-        self.low, self.high, self.remaining = low, high, count
-        self._coder = None if high == low else _sealed_decoder(words)
-        self._seen = [high, low]  # running (min, max) of the decoded symbols
+        self.low, self.high, self.remaining, self._tail = low, low + span, count, tail
+        self._coder = None if span == 0 else _sealed_decoder(words)
+        self._seen = [self.high, low]  # running (min, max) of the decoded symbols
+        self._decoded_tail = 0  # symbols equal to ``low`` at the end of those decoded so far
 
     def empty(self) -> npt.NDArray[np.int32]:
         return np.zeros(0, np.int32)
@@ -142,10 +158,13 @@ class QuantizedDecoder:
         decoded = self._coder.decode(self._family(self.low, self.high), means, scales)
         low, high = int(decoded.min()), int(decoded.max())
         self._seen = [min(self._seen[0], low), max(self._seen[1], high)]
+        tail = _lowest_tail(decoded, self.low)  # a chunk of lowest symbols extends the tail
+        self._decoded_tail = tail + self._decoded_tail if tail == decoded.size else tail
         return decoded
 
     def finish(self) -> None:
-        """Check that every symbol was decoded and the stream ended at the encoder's seal."""
+        """Check that every symbol was decoded, the stream ended at the encoder's seal, and
+        the symbols match the recorded support and tail (so their count is the coded one)."""
         if self.remaining:
             raise ValueError(f"{self.remaining} symbols were not decoded")
         if self._coder is None:
@@ -153,6 +172,11 @@ class QuantizedDecoder:
         _check_sealed(self._coder)
         if self._seen != [self.low, self.high]:
             raise BitstreamError("decoded symbols do not span the recorded support")
+        if self._decoded_tail != self._tail:
+            raise BitstreamError(
+                f"decoded symbols end in {self._decoded_tail} lowest symbols, the payload "
+                f"records {self._tail}: it holds more or fewer symbols than expected"
+            )
 
 
 def _model_family(distribution: str):
@@ -250,6 +274,12 @@ def _int32_symbols(symbols: npt.ArrayLike, max_support: int, what: str):
             f"the limit for {what}"
         )
     return np.ascontiguousarray(symbols, dtype=np.int32).ravel(), low, high
+
+
+def _lowest_tail(symbols: np.ndarray, low: int) -> int:
+    """How many symbols at the end of the flat array ``symbols`` equal ``low``."""
+    higher = symbols[::-1] != low
+    return int(higher.argmax()) if higher.any() else symbols.size
 
 
 def _symbol_count(shape: tuple[int, ...]) -> int:

@@ -61,7 +61,7 @@ def smallest_model(data: bytes) -> str:
 
 def coded_bytes(data: bytes) -> int:
     """How many bytes of an `encode_smallest` payload are entropy-coded words (the rest is
-    the model: its code, parameters or histogram counts, and the symbol support)."""
+    the model: its code, parameters or histogram counts, the symbol support and tail)."""
     reader = ByteReader(data)
     code = reader.uvarint("entropy model", len(ENTROPY_MODELS) - 1)
     if code == 0:
@@ -73,5 +73,6 @@ def coded_bytes(data: bytes) -> int:
         for what in ("scale index", "table version"):
             reader.uvarint(what)
         reader.svarint("lowest symbol", -(2**31), 2**31 - 1)
-        reader.uvarint("symbol span")
+        if reader.uvarint("symbol span and tail flag") % 2:
+            reader.uvarint("lowest-symbol tail")
     return reader.remaining
