@@ -26,7 +26,7 @@ from .container import SUFFIXES as CONTAINER_SUFFIXES
 from .container import read_media_container
 from .png_folder import read_png_folder, write_png_folder
 from .rawyuv import parse_frame_rate, parse_size, raw_format, read_yuv, write_yuv
-from .video import Video, VideoFormat, VideoFormatError
+from .video import Video, VideoChunks, VideoFormat, VideoFormatError
 from .y4m import read_y4m, write_y4m
 
 _KINDS = "a .y4m or .yuv file, a folder of PNG frames, or " + ", ".join(CONTAINER_SUFFIXES)
@@ -68,13 +68,17 @@ def read_video(
     return video
 
 
-def write_video(video: Video, path: str | os.PathLike) -> None:
+def write_video(video: Video | VideoChunks, path: str | os.PathLike) -> None:
     """Write ``video`` to ``path`` (kind chosen by extension; no extension: a PNG folder).
+    A `VideoChunks` is written chunk by chunk as it is produced (a decoder's output), so only
+    one chunk is in memory at a time.
 
     Nothing half-written is ever visible at ``path``: the output is written next to it under a
     temporary name and renamed into place; on failure the destination is left as it was.
     """
     path = Path(path)
+    if isinstance(video, Video):
+        video = VideoChunks.of(video)
     suffix = path.suffix.lower()
     if suffix == ".y4m" and not path.is_dir():
         with atomic_file(path) as temporary:
