@@ -140,7 +140,7 @@ from inrcodec.codecs.nvrc.codec import synthesize
 
 data = open(sys.argv[2], "rb").read()
 header, payload = read_payload(data)
-video = synthesize(header, payload)  # the rest of `decode`
+video = synthesize(header, payload).collect()  # the rest of `decode`
 arrays = {"psi": payload.psi}
 arrays.update({"phi " + k: v for k, v in payload.phi.items()})
 arrays.update({"layer " + k: v for k, v in payload.layers.items()})

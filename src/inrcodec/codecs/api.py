@@ -2,7 +2,8 @@
 every codec in `inrcodec.codecs.registry`.
 
 ``encode`` codes with the named codec (NVRC by default); ``decode`` reads any inrcodec file
-and dispatches on the codec id in its container.
+and dispatches on the codec id in its container; ``decode_frames`` does the same but hands
+the frames over as they are synthesised (a `VideoChunks`, for `inrcodec.io.write_video`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from inrcodec.coding import Container
-from inrcodec.io import Video
+from inrcodec.io import Video, VideoChunks
 
 from .base import CodecError, EncodeResult
 from .registry import codec_module, module_for_file
@@ -32,9 +33,16 @@ def decode(data: bytes, *, device: str = "cpu", **options: Any) -> Video:
     `BitstreamError` on malformed input. ``options``: what the file's codec's decoder takes
     (its ``DECODE_OPTIONS``: a TeCoNeRV file's ``model``, by default the committed model the
     file names; the other codecs carry their whole network and take none)."""
+    return decode_frames(data, device=device, **options).collect()
+
+
+def decode_frames(data: bytes, *, device: str = "cpu", **options: Any) -> VideoChunks:
+    """`decode`, with the frames synthesised as they are read: write them with
+    `inrcodec.io.write_video` and memory holds one chunk, not the video. Malformed input
+    raises `BitstreamError` here, before any frame is synthesised."""
     name, module = module_for_file(Container.from_bytes(data).codec)
     options = {key: value for key, value in options.items() if value is not None}
     unknown = sorted(set(options) - {option.dest for option in module.DECODE_OPTIONS})
     if unknown:
         raise CodecError(f"a {name} file's decoder takes no {', '.join(unknown)}")
-    return module.decode(data, device=device, **options)
+    return module.decode_frames(data, device=device, **options)
