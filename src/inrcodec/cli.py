@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_codec_commands(commands) -> None:
     """``encode``, ``train`` and ``decode``, with the options each registered codec declares
     (`inrcodec.codecs.registry`)."""
+    from inrcodec.codecs.api import MAX_PIXELS
     from inrcodec.codecs.registry import file_codecs
 
     modules = {name: entry.load() for name, entry in file_codecs().items()}
@@ -115,12 +116,24 @@ def add_codec_commands(commands) -> None:
         if hasattr(module, "add_train_parser"):
             module.add_train_parser(train)
 
-    decode = commands.add_parser("decode", help="decode an inrcodec bitstream to a video file")
+    decode = commands.add_parser(
+        "decode",
+        help="decode an inrcodec bitstream to a video file",
+        description="Decode an inrcodec file; each frame is written as it is synthesised.",
+    )
     decode.add_argument("input", type=Path)
     decode.add_argument(
         "-o", "--output", type=Path, required=True, help="video file (.y4m, .yuv, PNG folder)"
     )
     decode.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    decode.add_argument(
+        "--max-pixels",
+        type=parse_pixel_count,
+        default=MAX_PIXELS,
+        metavar="N",
+        help=f"refuse a file of more than N pixels, frames x height x width (default "
+        f"{MAX_PIXELS:,}, a 4K video of 12 000 frames), before decoding anything",
+    )
     add_codec_options(decode, {name: m.DECODE_OPTIONS for name, m in modules.items()})
     decode.set_defaults(run=run_decode)
 
@@ -241,6 +254,18 @@ def add_bench_commands(commands) -> None:
         help="BD-rate interpolation: pchip (JVET CTC, default) or cubic (VCEG-M33)",
     )
     report.set_defaults(run=run_bench_report)
+
+
+def parse_pixel_count(text: str) -> int:
+    """A positive whole number, written out or as a power of ten (``2e11``)."""
+    try:
+        value = float(text) if "e" in text.lower() else int(text)
+        whole = value == int(value) >= 1
+    except (ValueError, OverflowError):  # not a number, inf, nan
+        whole = False
+    if not whole:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(value)
 
 
 def parse_rate_points(text: str) -> list[int | float]:
@@ -426,7 +451,7 @@ def run_decode(args: argparse.Namespace) -> int:
     values = codec_values(args, name, module.DECODE_OPTIONS, everyone)
     module.decode_frames  # noqa: B018  (imported before the clock starts: imports are not decoding)
     started = time.perf_counter()
-    video = decode_frames(data, device=args.device, **values)
+    video = decode_frames(data, device=args.device, max_pixels=args.max_pixels, **values)
     write_video(video, args.output)  # each chunk written as it is synthesised
     seconds = time.perf_counter() - started
     print(f"wrote {args.output}: {video.describe()}")

@@ -1,0 +1,112 @@
+"""What a file may ask of the decoder: frames synthesised and handed over a chunk at a time
+(`decode_frames`), and the pixel limit (`max_pixels`, ``--max-pixels``) checked on the
+container's header before anything else. Runs on the format-version-1 files of
+``tests/data/format_v1`` (4 frames of 48x32, HiNeRV and NVRC)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inrcodec.cli import main
+from inrcodec.codecs import CodecError, api
+from inrcodec.codecs.hinerv.codec import decode as decode_hinerv
+from inrcodec.codecs.nvrc.codec import decode as decode_nvrc
+from inrcodec.coding import BitstreamError, CodecId, Container, VideoHeader
+from inrcodec.io import read_video
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+DATA = Path(__file__).parent / "data" / "format_v1"
+PIXELS = 4 * 48 * 32  # frames x height x width of the golden files
+
+
+def golden(codec: str) -> bytes:
+    return (DATA / f"{codec}.inrc").read_bytes()
+
+
+def asking_for(frames: int, height: int, width: int) -> bytes:
+    """A HiNeRV file whose header asks for ``frames`` of ``width`` x ``height`` and whose
+    payload is junk: any decoder that reads the payload refuses it."""
+    header = VideoHeader(width=width, height=height, frame_count=frames, fps_num=25)
+    return Container(CodecId.HINERV, header, [(1, b"junk"), (2, b"junk")]).to_bytes()
+
+
+@pytest.mark.parametrize(("codec", "decode"), [("hinerv", decode_hinerv), ("nvrc", decode_nvrc)])
+def test_frames_are_handed_over_one_at_a_time(codec, decode):
+    whole = decode(golden(codec))
+    chunks = api.decode_frames(golden(codec))
+    assert (chunks.format, chunks.num_frames) == (whole.format, 4)
+    parts = list(chunks)
+    assert [part.num_frames for part in parts] == [1, 1, 1, 1]
+    for index, plane in enumerate(whole.planes):
+        np.testing.assert_array_equal(np.concatenate([p.planes[index] for p in parts]), plane)
+    assert api.decode(golden(codec)) == whole
+
+
+def test_the_limit_counts_frames_times_height_times_width():
+    assert api.decode(golden("hinerv"), max_pixels=PIXELS).num_frames == 4
+    with pytest.raises(BitstreamError, match="4 frames of 48x32, 6,144 pixels, more than the"):
+        api.decode(golden("hinerv"), max_pixels=PIXELS - 1)
+    with pytest.raises(BitstreamError, match="limit of 6,143"):
+        api.decode_frames(golden("nvrc"), max_pixels=PIXELS - 1)
+
+
+def test_the_limit_is_checked_before_the_payload_is_read():
+    huge = asking_for(2**20, 16384, 16384)  # 67 bytes asking for 2.8e14 pixels
+    with pytest.raises(BitstreamError, match=r"--max-pixels N, or decode\(\.\.\., max_pixels=N\)"):
+        api.decode(huge)
+    with pytest.raises(BitstreamError) as payload_error:
+        api.decode(huge, max_pixels=None)  # no limit: the junk payload is read, and refused
+    assert "pixels" not in str(payload_error.value)
+
+
+def test_the_default_allows_a_4k_video_of_12000_frames():
+    with pytest.raises(BitstreamError) as error:
+        api.decode(asking_for(12_000, 2160, 3840))
+    assert "pixels" not in str(error.value)  # past the limit, refused for its payload
+    with pytest.raises(BitstreamError, match="more than the decoder's limit of 100,000,000,000"):
+        api.decode(asking_for(12_100, 2160, 3840))
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True, "1e9"])
+def test_a_limit_that_is_not_a_positive_integer_is_refused(bad):
+    with pytest.raises(CodecError, match="max_pixels must be a positive integer or None"):
+        api.decode(golden("hinerv"), max_pixels=bad)
+
+
+def test_the_command_line_refuses_a_file_above_the_limit_in_one_line(tmp_path, capsys):
+    source, out = tmp_path / "huge.inrc", tmp_path / "out.y4m"
+    source.write_bytes(asking_for(2**20, 16384, 16384))
+    assert main(["decode", str(source), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("inrcodec: error: the file asks for 1048576 frames of 16384x16384")
+    assert "--max-pixels" in err and err.count("\n") == 1
+    assert main(["decode", str(source), "-o", str(out), "--max-pixels", "3e14"]) == 2
+    assert "pixels" not in capsys.readouterr().err  # allowed: refused for its payload instead
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.inrc"]
+
+
+def test_max_pixels_on_the_command_line(tmp_path, capsys):
+    source, out = tmp_path / "hinerv.inrc", tmp_path / "out.y4m"
+    source.write_bytes(golden("hinerv"))
+    assert main(["decode", str(source), "-o", str(out), "--max-pixels", str(PIXELS - 1)]) == 2
+    assert "6,144 pixels" in capsys.readouterr().err and not out.exists()
+    assert main(["decode", str(source), "-o", str(out), "--max-pixels", str(PIXELS)]) == 0
+    assert read_video(out).load() == decode_hinerv(golden("hinerv"))
+    for bad in ["0", "-1", "1.5", "many"]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["decode", str(source), "-o", str(out), "--max-pixels", bad])
+        assert exit_.value.code == 2
+        assert "expected a positive whole number" in capsys.readouterr().err
+
+
+def test_a_header_for_another_codec_is_limited_too():
+    container = Container.from_bytes(golden("nvrc"))
+    header = replace(container.header, frame_count=2**20, width=16384, height=16384)
+    data = Container(container.codec, header, container.sections).to_bytes()
+    with pytest.raises(BitstreamError, match="1048576 frames of 16384x16384"):
+        api.decode(data)
