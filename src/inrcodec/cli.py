@@ -296,8 +296,15 @@ def is_bitstream(path: Path) -> bool:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from inrcodec.io.files import VIDEO_KINDS, is_video_path
+
     if is_bitstream(args.file):
         description = describe_bitstream(args.file)
+    elif args.file.is_file() and not is_video_path(args.file):
+        raise UserError(
+            f"{args.file} is not an inrcodec bitstream (it does not start with 'INRC') nor a "
+            f"video inrcodec can read ({VIDEO_KINDS})"
+        )
     else:
         video = open_input(args.file, args)
         description = describe_video(args.file, video)
@@ -445,6 +452,11 @@ def run_decode(args: argparse.Namespace) -> int:
 
     if not args.input.is_file():
         raise UserError(f"{args.input}: no such file")
+    if not is_bitstream(args.input):
+        raise UserError(
+            f"{args.input} is not an inrcodec bitstream (it does not start with 'INRC'); "
+            "decode reads the files that inrcodec encode writes"
+        )
     data = args.input.read_bytes()
     name, module = module_for_file(Container.from_bytes(data).codec)
     everyone = [o for e in file_codecs().values() for o in e.load().DECODE_OPTIONS]
