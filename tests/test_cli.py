@@ -94,6 +94,7 @@ def test_convert_round_trip_through_raw_yuv_10_bit(sample_y4m, tmp_path):
         (["metrics", "{sample}", "{tmp}/small.y4m"], "176x144"),
         (["convert", "{tmp}/noname.yuv", "{tmp}/out.y4m"], "size"),
         (["info", "{tmp}/broken.inrc"], "format version"),
+        (["encode", "{sample}", "-o", "{tmp}/x.inrc", "--device", "gpu"], "expected cpu or cuda"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(args, message, sample_y4m, tmp_path):

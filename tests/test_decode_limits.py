@@ -117,3 +117,13 @@ def test_every_codec_has_the_limit(codec):
     data = Container(codec, header, [(1, b"junk")]).to_bytes()
     with pytest.raises(BitstreamError, match="1048576 frames of 16384x16384"):
         api.decode(data)
+
+
+def test_a_device_torch_cannot_decode_on_is_one_line(hinerv_file, tmp_path, capsys):
+    source, out = tmp_path / "hinerv.inrc", tmp_path / "out.y4m"
+    source.write_bytes(hinerv_file)
+    for device, message in [("meta", "expected cpu or cuda"), ("cuda:99", "CUDA device(s)")]:
+        assert main(["decode", str(source), "-o", str(out), "--device", device]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"inrcodec: error: --device {device}: ") and message in err
+    assert not out.exists()

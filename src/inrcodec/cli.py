@@ -399,7 +399,7 @@ def run_encode(args: argparse.Namespace) -> int:
     values = codec_values(args, args.codec, module.ENCODE_OPTIONS, everyone)
     options, setting = module.encode_options(values)
     video = open_input(args.input, args).load()
-    device = str(resolve_device(args.device))
+    device = str(resolve_device(checked_device(args.device, auto=True)))
     result = encode(video, args.codec, device=device, progress=not args.no_progress, **options)
     write_atomic(args.output, result.bitstream)
     size = args.output.stat().st_size
@@ -412,6 +412,25 @@ def run_encode(args: argparse.Namespace) -> int:
     check = result.decode_seconds
     print(f"  encode     {result.encode_seconds:9.1f} s (decoder self-check {check:.1f} s)")
     return 0
+
+
+def checked_device(name: str, *, auto: bool = False) -> str:
+    """``name`` if it is the CPU or a CUDA device this machine has (or "auto", where ``auto``
+    allows it); else a `UserError`, not torch's traceback."""
+    import torch
+
+    if auto and name == "auto":
+        return name
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {name}: expected cpu or cuda" + (" or auto" if auto else ""))
+    found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device.type == "cuda" and (device.index or 0) >= found:
+        raise UserError(f"--device {name}: this machine has {found} CUDA device(s)")
+    return name
 
 
 def pixels(video) -> int:
@@ -463,7 +482,8 @@ def run_decode(args: argparse.Namespace) -> int:
     values = codec_values(args, name, module.DECODE_OPTIONS, everyone)
     module.decode_frames  # noqa: B018  (imported before the clock starts: imports are not decoding)
     started = time.perf_counter()
-    video = decode_frames(data, device=args.device, max_pixels=args.max_pixels, **values)
+    device = checked_device(args.device)
+    video = decode_frames(data, device=device, max_pixels=args.max_pixels, **values)
     write_video(video, args.output)  # each chunk written as it is synthesised
     seconds = time.perf_counter() - started
     print(f"wrote {args.output}: {video.describe()}")
