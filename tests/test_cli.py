@@ -84,16 +84,24 @@ def test_convert_round_trip_through_raw_yuv_10_bit(sample_y4m, tmp_path):
     ("args", "message"),
     [
         (["info", "does/not/exist.y4m"], "no such file"),
-        (["info", "{tmp}/clip.xyz"], "unknown kind of video"),
+        (
+            ["info", "{tmp}/clip.xyz"],
+            "not an inrcodec bitstream (it does not start with 'INRC') nor",
+        ),
+        (["info", "{tmp}/video.inrc"], "video.inrc is not an inrcodec bitstream"),
+        (["decode", "{sample}", "-o", "{tmp}/out.y4m"], "is not an inrcodec bitstream"),
+        (["decode", "{tmp}/video.inrc", "-o", "{tmp}/out.y4m"], "does not start with 'INRC'"),
         (["metrics", "{sample}", "{tmp}/small.y4m"], "176x144"),
         (["convert", "{tmp}/noname.yuv", "{tmp}/out.y4m"], "size"),
         (["info", "{tmp}/broken.inrc"], "format version"),
+        (["encode", "{sample}", "-o", "{tmp}/x.inrc", "--device", "gpu"], "expected cpu or cuda"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(args, message, sample_y4m, tmp_path):
     (tmp_path / "clip.xyz").write_bytes(b"not a video")
     (tmp_path / "noname.yuv").write_bytes(bytes(100))
     (tmp_path / "broken.inrc").write_bytes(b"INRC" + bytes(3))
+    (tmp_path / "video.inrc").write_bytes(sample_y4m.read_bytes()[:50000])
     small = inrcodec.read_video(sample_y4m, frames=1)
     inrcodec.write_video(inrcodec.convert_video(small, chroma="444"), tmp_path / "444.y4m")
     cropped = inrcodec.Video(

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 import inrcodec.io.files
-from inrcodec.io import VideoFormat, VideoFormatError, convert_video, read_video, write_video
+from inrcodec.io import (
+    VideoChunks,
+    VideoFormat,
+    VideoFormatError,
+    convert_video,
+    read_video,
+    write_video,
+)
 from inrcodec.io.y4m import format_header
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
@@ -94,6 +101,68 @@ def test_failing_write_leaves_no_file(tmp_path):
         with pytest.raises(VideoFormatError, match="frame 2 has the value 1024"):
             write_video(video, tmp_path / name)
     assert list(tmp_path.iterdir()) == []
+
+
+def chunks_of(video, sizes):
+    """``video`` as a `VideoChunks` of chunks of ``sizes`` frames, produced one at a time."""
+    starts = np.cumsum([0, *sizes[:-1]]).tolist()
+    parts = (video[start : start + size] for start, size in zip(starts, sizes, strict=True))
+    return VideoChunks(video.format, video.num_frames, parts)
+
+
+@pytest.mark.parametrize("name", ["clip.y4m", "clip_176x144_10bit.yuv", "frames"])
+def test_chunks_are_written_as_the_whole_video(tmp_path, name):
+    video = convert_video(read_video(SAMPLE, frames=5), bit_depth=10).load()
+    if name == "frames":
+        video = convert_video(video, chroma="rgb", bit_depth=16)
+    write_video(video, tmp_path / "whole" / name)
+    write_video(chunks_of(video, [2, 1, 2]), tmp_path / "chunks" / name)
+    whole, chunked = (read_video(tmp_path / d / name) for d in ["whole", "chunks"])
+    assert chunked == whole
+    assert chunked.planes[0].shape[0] == 5
+
+
+def test_each_chunk_is_on_disk_before_the_next_is_made(tmp_path):
+    video = read_video(SAMPLE, frames=4).load()
+    header, frame = len(format_header(video.format)), 6 + video.format.frame_bytes
+    written = []  # frames in the temporary file as each chunk is asked for (writes are buffered)
+
+    def chunks():
+        for start in range(4):
+            (temporary,) = tmp_path.glob(".clip.y4m.*.tmp")
+            written.append(round(max(temporary.stat().st_size - header, 0) / frame))
+            yield video[start : start + 1]
+
+    write_video(VideoChunks(video.format, 4, chunks()), tmp_path / "clip.y4m")
+    assert written == [0, 1, 2, 3]
+    assert read_video(tmp_path / "clip.y4m") == video
+
+
+@pytest.mark.parametrize("name", ["clip.y4m", "clip_176x144.yuv", "frames"])
+def test_chunks_that_fail_or_do_not_add_up_leave_nothing(tmp_path, name):
+    video = read_video(SAMPLE, frames=3).load()
+    if name == "frames":
+        video = convert_video(video, chroma="rgb")
+
+    def failing():
+        yield video[0:2]
+        raise VideoFormatError("the decoder found a bad section")
+
+    with pytest.raises(VideoFormatError, match="bad section"):
+        write_video(VideoChunks(video.format, 3, failing()), tmp_path / name)
+    with pytest.raises(VideoFormatError, match="2 of the 3 frames announced"):
+        write_video(VideoChunks(video.format, 3, [video[0:2]]), tmp_path / name)
+    with pytest.raises(VideoFormatError, match="more than the 2 frames announced"):
+        write_video(VideoChunks(video.format, 2, [video]), tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_collected_chunks_are_the_video():
+    video = read_video(SAMPLE, frames=5).load()
+    assert chunks_of(video, [1, 3, 1]).collect() == video
+    other = convert_video(video[0:1], chroma="444")
+    with pytest.raises(VideoFormatError, match="a chunk of 176x144, 1 frames"):
+        VideoChunks(video.format, 2, iter([video[0:1], other])).collect()
 
 
 def test_failing_write_keeps_the_existing_file(tmp_path):

@@ -109,6 +109,13 @@ def test_round_trip_is_bit_exact(clip, encoded, decoded_payload, decoded_video):
     assert psnr > 8 and psnr == pytest.approx(encoded.training.psnr, abs=0.1)
 
 
+def test_frames_are_handed_over_one_at_a_time(encoded, decoded_video):
+    parts = list(codec.decode_frames(encoded.bitstream))
+    assert [part.num_frames for part in parts] == [1] * FRAMES
+    for index, plane in enumerate(decoded_video.planes):
+        np.testing.assert_array_equal(np.concatenate([p.planes[index] for p in parts]), plane)
+
+
 def test_sizes_rate_and_estimate(encoded, decoded_payload):
     _, payload, _ = decoded_payload
     assert encoded.num_bytes == len(encoded.bitstream) > 0
@@ -140,7 +147,7 @@ from inrcodec.codecs.nvrc.codec import synthesize
 
 data = open(sys.argv[2], "rb").read()
 header, payload = read_payload(data)
-video = synthesize(header, payload)  # the rest of `decode`
+video = synthesize(header, payload).collect()  # the rest of `decode`
 arrays = {"psi": payload.psi}
 arrays.update({"phi " + k: v for k, v in payload.phi.items()})
 arrays.update({"layer " + k: v for k, v in payload.layers.items()})

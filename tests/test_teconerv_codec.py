@@ -27,7 +27,7 @@ from inrcodec.codecs.teconerv.bitstream import (
     read_stream,
     write_stream,
 )
-from inrcodec.codecs.teconerv.codec import TeCoNeRVCodecError, decode, encode
+from inrcodec.codecs.teconerv.codec import TeCoNeRVCodecError, decode, decode_frames, encode
 from inrcodec.codecs.teconerv.presets import preset
 from inrcodec.coding import BitstreamError, CodecId, Container
 from inrcodec.coding.varint import ByteReader, encode_uvarint
@@ -128,6 +128,16 @@ def test_round_trip_on_the_real_clip(clip20, coded):
     assert result.num_bytes == len(result.bitstream)
     assert result.bpp == pytest.approx(8 * len(result.bitstream) / (20 * 176 * 144), rel=1e-12)
     assert result.encode_seconds > 0 and result.decode_seconds > 0
+
+
+def test_frames_come_a_clip_at_a_time_without_the_padding(coded):
+    result = coded["previous"]
+    chunks = decode_frames(result.bitstream)
+    assert (chunks.format, chunks.num_frames) == (result.reconstruction.format, 20)
+    parts = list(chunks)
+    assert [part.num_frames for part in parts] == [8, 8, 4]
+    for index, whole in enumerate(result.reconstruction.planes):
+        np.testing.assert_array_equal(np.concatenate([p.planes[index] for p in parts]), whole)
 
 
 @pytest.mark.parametrize("mode", RESIDUALS)

@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_codec_commands(commands) -> None:
     """``encode``, ``train`` and ``decode``, with the options each registered codec declares
     (`inrcodec.codecs.registry`)."""
+    from inrcodec.codecs.api import MAX_PIXELS
     from inrcodec.codecs.registry import file_codecs
 
     modules = {name: entry.load() for name, entry in file_codecs().items()}
@@ -115,12 +116,24 @@ def add_codec_commands(commands) -> None:
         if hasattr(module, "add_train_parser"):
             module.add_train_parser(train)
 
-    decode = commands.add_parser("decode", help="decode an inrcodec bitstream to a video file")
+    decode = commands.add_parser(
+        "decode",
+        help="decode an inrcodec bitstream to a video file",
+        description="Decode an inrcodec file; each frame is written as it is synthesised.",
+    )
     decode.add_argument("input", type=Path)
     decode.add_argument(
         "-o", "--output", type=Path, required=True, help="video file (.y4m, .yuv, PNG folder)"
     )
     decode.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    decode.add_argument(
+        "--max-pixels",
+        type=parse_pixel_count,
+        default=MAX_PIXELS,
+        metavar="N",
+        help=f"refuse a file of more than N pixels, frames x height x width (default "
+        f"{MAX_PIXELS:,}, a 4K video of 12 000 frames), before decoding anything",
+    )
     add_codec_options(decode, {name: m.DECODE_OPTIONS for name, m in modules.items()})
     decode.set_defaults(run=run_decode)
 
@@ -243,6 +256,18 @@ def add_bench_commands(commands) -> None:
     report.set_defaults(run=run_bench_report)
 
 
+def parse_pixel_count(text: str) -> int:
+    """A positive whole number, written out or as a power of ten (``2e11``)."""
+    try:
+        value = float(text) if "e" in text.lower() else int(text)
+        whole = value == int(value) >= 1
+    except (ValueError, OverflowError):  # not a number, inf, nan
+        whole = False
+    if not whole:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(value)
+
+
 def parse_rate_points(text: str) -> list[int | float]:
     try:
         return [float(p) if "." in p else int(p) for p in text.split(",")]
@@ -271,8 +296,15 @@ def is_bitstream(path: Path) -> bool:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from inrcodec.io.files import VIDEO_KINDS, is_video_path
+
     if is_bitstream(args.file):
         description = describe_bitstream(args.file)
+    elif args.file.is_file() and not is_video_path(args.file):
+        raise UserError(
+            f"{args.file} is not an inrcodec bitstream (it does not start with 'INRC') nor a "
+            f"video inrcodec can read ({VIDEO_KINDS})"
+        )
     else:
         video = open_input(args.file, args)
         description = describe_video(args.file, video)
@@ -367,7 +399,7 @@ def run_encode(args: argparse.Namespace) -> int:
     values = codec_values(args, args.codec, module.ENCODE_OPTIONS, everyone)
     options, setting = module.encode_options(values)
     video = open_input(args.input, args).load()
-    device = str(resolve_device(args.device))
+    device = str(resolve_device(checked_device(args.device, auto=True)))
     result = encode(video, args.codec, device=device, progress=not args.no_progress, **options)
     write_atomic(args.output, result.bitstream)
     size = args.output.stat().st_size
@@ -380,6 +412,25 @@ def run_encode(args: argparse.Namespace) -> int:
     check = result.decode_seconds
     print(f"  encode     {result.encode_seconds:9.1f} s (decoder self-check {check:.1f} s)")
     return 0
+
+
+def checked_device(name: str, *, auto: bool = False) -> str:
+    """``name`` if it is the CPU or a CUDA device this machine has (or "auto", where ``auto``
+    allows it); else a `UserError`, not torch's traceback."""
+    import torch
+
+    if auto and name == "auto":
+        return name
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {name}: expected cpu or cuda" + (" or auto" if auto else ""))
+    found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device.type == "cuda" and (device.index or 0) >= found:
+        raise UserError(f"--device {name}: this machine has {found} CUDA device(s)")
+    return name
 
 
 def pixels(video) -> int:
@@ -413,24 +464,30 @@ def print_parts(parts: dict[str, int], estimated: dict | None = None) -> None:
 def run_decode(args: argparse.Namespace) -> int:
     import time
 
-    from inrcodec.codecs.api import decode
+    from inrcodec.codecs.api import decode_frames
     from inrcodec.codecs.registry import file_codecs, module_for_file
     from inrcodec.coding import Container
     from inrcodec.io import write_video
 
     if not args.input.is_file():
         raise UserError(f"{args.input}: no such file")
+    if not is_bitstream(args.input):
+        raise UserError(
+            f"{args.input} is not an inrcodec bitstream (it does not start with 'INRC'); "
+            "decode reads the files that inrcodec encode writes"
+        )
     data = args.input.read_bytes()
     name, module = module_for_file(Container.from_bytes(data).codec)
     everyone = [o for e in file_codecs().values() for o in e.load().DECODE_OPTIONS]
     values = codec_values(args, name, module.DECODE_OPTIONS, everyone)
-    module.decode  # noqa: B018  (imported before the clock starts: imports are not decoding)
+    module.decode_frames  # noqa: B018  (imported before the clock starts: imports are not decoding)
     started = time.perf_counter()
-    video = decode(data, device=args.device, **{k: v for k, v in values.items() if v is not None})
+    device = checked_device(args.device)
+    video = decode_frames(data, device=device, max_pixels=args.max_pixels, **values)
+    write_video(video, args.output)  # each chunk written as it is synthesised
     seconds = time.perf_counter() - started
-    write_video(video, args.output)
     print(f"wrote {args.output}: {video.describe()}")
-    print(f"  decode     {seconds:9.2f} s ({video.num_frames / seconds:.1f} frames/s)")
+    print(f"  decode     {seconds:9.2f} s ({video.num_frames / seconds:.1f} frames/s, written)")
     return 0
 
 

@@ -12,7 +12,7 @@ from inrcodec.codecs.header import format_of, header_of
 from inrcodec.codecs.info import describe_container
 from inrcodec.coding import BitstreamError, CodecId, Container, decode_smallest, encode_smallest
 from inrcodec.coding.varint import ByteReader, encode_uvarint
-from inrcodec.io import Video
+from inrcodec.io import Video, VideoChunks
 
 PLANES_TAG = 1
 MAX_STEP = 256
@@ -73,6 +73,11 @@ def decode(data: bytes, *, device: str = "cpu") -> Video:
     if any(p.min() < 0 for p in planes):
         raise BitstreamError("toy: negative code")
     return Video(tuple(planes), fmt)
+
+
+def decode_frames(data: bytes, *, device: str = "cpu") -> VideoChunks:
+    """The toy decodes every frame at once: one chunk."""
+    return VideoChunks.of(decode(data, device=device))
 
 
 def describe(data: bytes) -> dict:

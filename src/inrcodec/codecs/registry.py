@@ -4,7 +4,9 @@ harness read. Adding a codec is one sub-package and one line here (docs/design.m
 
 A registered package exports, lazily (`inrcodec.lazy`; the names: `codec_exports`):
 
-- ``encode(video, **options) -> EncodeResult`` and ``decode(data, *, device, **options)``;
+- ``encode(video, **options) -> EncodeResult``, ``decode(data, *, device, **options) ->
+  Video`` and ``decode_frames(data, ...) -> VideoChunks`` (the same frames, synthesised as
+  they are read; malformed input raises before it returns);
 - ``describe(data) -> dict``, what ``inrcodec info`` prints about one of its files;
 - ``ENCODE_OPTIONS`` / ``DECODE_OPTIONS`` (`inrcodec.codecs.options.Option`) and
   ``encode_options(values) -> (keywords for encode, one line describing the setting)``;
@@ -50,7 +52,7 @@ CODECS: dict[str, CodecEntry] = {
 def codec_exports(harness: str, *, train_command: bool = False) -> dict[str, str]:
     """The names a codec package exports for the registry (module docstring), each with the
     module of the package that holds it: the package's lazy table (`inrcodec.lazy`)."""
-    exports = dict.fromkeys((harness, "encode", "decode"), "codec")
+    exports = dict.fromkeys((harness, "encode", "decode", "decode_frames"), "codec")
     exports["describe"] = "bitstream"
     exports |= dict.fromkeys(("ENCODE_OPTIONS", "DECODE_OPTIONS", "encode_options"), "command")
     if train_command:

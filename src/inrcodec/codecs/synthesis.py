@@ -3,7 +3,8 @@
 `reconstruct` evaluates whole frames under ``torch.inference_mode()``; `to_video` turns the
 network's output into an integer `Video` of the source's pixel format: RGB-trained networks
 through `rgb_to_video`, YUV-trained ones by rounding the planes (4:2:0 chroma downsampled at
-the source's siting first).
+the source's siting first); `video_chunks` does both a batch at a time, as a decoder's output
+is read, so that memory does not grow with the frame count.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from inrcodec.io import Video, VideoFormat, rgb_to_video
+from inrcodec.io import Video, VideoChunks, VideoFormat, rgb_to_video
 from inrcodec.io.chroma import downsample_chroma
 from inrcodec.io.colour import quantize as quantize_codes
 
 from .base import CodecError
 
-__all__ = ["frame_batches", "reconstruct", "to_video"]
+__all__ = ["frame_batches", "reconstruct", "to_video", "video_chunks"]
 
 
 def _index_batches(
@@ -38,16 +39,18 @@ def _index_batches(
 def frame_batches(
     model: nn.Module, frames: int | Sequence[int] | torch.Tensor, batch: int
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(indices, (b, 3, H, W) float32 on the model's device, clamped to [0, 1]) per batch."""
+    """(indices, (b, 3, H, W) float32 on the model's device, clamped to [0, 1]) per batch,
+    each evaluated under ``torch.inference_mode()`` (not held while the caller has the batch)."""
     if batch < 1:
         raise CodecError("batch must be positive")
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
-            for idx in _index_batches(frames, batch):
-                yield idx, model(idx.to(device)).float().clamp_(0.0, 1.0)
+        for idx in _index_batches(frames, batch):
+            with torch.inference_mode():
+                output = model(idx.to(device)).float().clamp_(0.0, 1.0)
+            yield idx, output
     finally:
         model.train(was_training)
 
@@ -72,3 +75,13 @@ def to_video(output: np.ndarray, fmt: VideoFormat, space: str) -> Video:
     if fmt.chroma == "420":
         codes[1:] = [downsample_chroma(p, fmt.chroma_siting) for p in codes[1:]]
     return Video(tuple(quantize_codes(p, fmt) for p in codes), fmt)
+
+
+def video_chunks(
+    model: nn.Module, frames: int, fmt: VideoFormat, space: str, batch: int = 1
+) -> VideoChunks:
+    """Frames 0..frames-1 of a fitted network as a video of format ``fmt`` (`to_video`), each
+    chunk of ``batch`` frames synthesised when it is asked for."""
+    batches = frame_batches(model, frames, batch)
+    chunks = (to_video(output.cpu().numpy(), fmt, space) for _, output in batches)
+    return VideoChunks(fmt, frames, chunks)

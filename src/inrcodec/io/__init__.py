@@ -6,10 +6,11 @@ chroma filters.
 
 from .colour import convert_video, rgb_to_video, video_to_rgb
 from .files import read_video, write_video
-from .video import Video, VideoFormat, VideoFormatError
+from .video import Video, VideoChunks, VideoFormat, VideoFormatError
 
 __all__ = [
     "Video",
+    "VideoChunks",
     "VideoFormat",
     "VideoFormatError",
     "convert_video",

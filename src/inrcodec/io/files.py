@@ -26,10 +26,17 @@ from .container import SUFFIXES as CONTAINER_SUFFIXES
 from .container import read_media_container
 from .png_folder import read_png_folder, write_png_folder
 from .rawyuv import parse_frame_rate, parse_size, raw_format, read_yuv, write_yuv
-from .video import Video, VideoFormat, VideoFormatError
+from .video import Video, VideoChunks, VideoFormat, VideoFormatError
 from .y4m import read_y4m, write_y4m
 
-_KINDS = "a .y4m or .yuv file, a folder of PNG frames, or " + ", ".join(CONTAINER_SUFFIXES)
+#: What `read_video` reads, in words.
+VIDEO_KINDS = "a .y4m or .yuv file, a folder of PNG frames, or " + ", ".join(CONTAINER_SUFFIXES)
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    """Whether `read_video` knows the kind of ``path``: a folder, or a video suffix."""
+    path = Path(path)
+    return path.is_dir() or path.suffix.lower() in (".y4m", ".yuv", *CONTAINER_SUFFIXES)
 
 
 def read_video(
@@ -61,20 +68,24 @@ def read_video(
     elif suffix in CONTAINER_SUFFIXES:
         video = read_media_container(path, start, frames)
     else:
-        raise VideoFormatError(f"{path}: unknown kind of video; expected {_KINDS}")
+        raise VideoFormatError(f"{path}: unknown kind of video; expected {VIDEO_KINDS}")
     _check_stated_format(video.format, path, size, chroma, bit_depth)
     if fps is not None:
         video = Video(video.planes, video.format.with_(fps=parse_frame_rate(fps)))
     return video
 
 
-def write_video(video: Video, path: str | os.PathLike) -> None:
+def write_video(video: Video | VideoChunks, path: str | os.PathLike) -> None:
     """Write ``video`` to ``path`` (kind chosen by extension; no extension: a PNG folder).
+    A `VideoChunks` is written chunk by chunk as it is produced (a decoder's output), so only
+    one chunk is in memory at a time.
 
     Nothing half-written is ever visible at ``path``: the output is written next to it under a
     temporary name and renamed into place; on failure the destination is left as it was.
     """
     path = Path(path)
+    if isinstance(video, Video):
+        video = VideoChunks.of(video)
     suffix = path.suffix.lower()
     if suffix == ".y4m" and not path.is_dir():
         with atomic_file(path) as temporary:
@@ -90,7 +101,7 @@ def write_video(video: Video, path: str | os.PathLike) -> None:
             f"{path}: writing {suffix} is not supported; write .y4m and encode it with ffmpeg"
         )
     else:
-        raise VideoFormatError(f"{path}: unknown kind of video; expected {_KINDS}")
+        raise VideoFormatError(f"{path}: unknown kind of video; expected {VIDEO_KINDS}")
 
 
 def _check_stated_format(

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .video import Video, VideoFormat, VideoFormatError
+from .video import VideoChunks, VideoFormat, VideoFormatError
 
 
 def sample_dtype(fmt: VideoFormat) -> np.dtype:
@@ -50,17 +50,21 @@ def map_planes(buffer, fmt: VideoFormat, frame_offsets: list[int]) -> tuple[np.n
     return tuple(p if p.dtype.isnative else p.astype(fmt.dtype) for p in planes)
 
 
-def write_planes(file: BinaryIO, video: Video, frame_header: bytes = b"") -> None:
-    """Write every frame as ``frame_header`` followed by its planes, one frame at a time."""
+def write_planes(file: BinaryIO, video: VideoChunks, frame_header: bytes = b"") -> None:
+    """Write every frame as ``frame_header`` followed by its planes, one frame at a time, as
+    the chunks arrive."""
     fmt = video.format
     dtype = sample_dtype(fmt)
-    for index in range(video.num_frames):
-        file.write(frame_header)
-        for plane in video.planes:
-            samples = np.ascontiguousarray(plane[index], dtype=dtype)
-            if fmt.bit_depth not in (8, 16) and samples.max() > fmt.peak:
-                raise VideoFormatError(
-                    f"frame {index} has the value {samples.max()}, more than the largest "
-                    f"{fmt.bit_depth}-bit code {fmt.peak}"
-                )
-            file.write(samples.data)
+    index = 0
+    for chunk in video:
+        for frame in range(chunk.num_frames):
+            file.write(frame_header)
+            for plane in chunk.planes:
+                samples = np.ascontiguousarray(plane[frame], dtype=dtype)
+                if fmt.bit_depth not in (8, 16) and samples.max() > fmt.peak:
+                    raise VideoFormatError(
+                        f"frame {index} has the value {samples.max()}, more than the largest "
+                        f"{fmt.bit_depth}-bit code {fmt.peak}"
+                    )
+                file.write(samples.data)
+            index += 1

@@ -17,7 +17,7 @@ import av
 import numpy as np
 
 from .frame_range import frame_range
-from .video import Video, VideoFormat, VideoFormatError
+from .video import Video, VideoChunks, VideoFormat, VideoFormatError
 
 #: Frame rate of a folder (PNG files store none; `read_video`'s ``fps`` replaces it).
 DEFAULT_FPS = Fraction(25)
@@ -61,8 +61,9 @@ def read_png_folder(folder: Path, start: int = 0, frames: int | None = None) -> 
     return Video(tuple(planes), fmt)
 
 
-def write_png_folder(video: Video, folder: Path) -> None:
-    """Write each frame of an 8- or 16-bit RGB video as ``folder/frame_NNNNN.png``."""
+def write_png_folder(video: VideoChunks, folder: Path) -> None:
+    """Write each frame of an 8- or 16-bit RGB video as ``folder/frame_NNNNN.png``, chunk by
+    chunk."""
     fmt = video.format
     if fmt.chroma != "rgb" or fmt.bit_depth not in (8, 16):
         raise VideoFormatError(
@@ -72,13 +73,16 @@ def write_png_folder(video: Video, folder: Path) -> None:
     digits = max(5, len(str(video.num_frames - 1)))
     # PyAV takes native-endian samples; PNG stores 16-bit samples big-endian.
     array_format, png_format = ("rgb24", "rgb24") if fmt.bit_depth == 8 else ("rgb48le", "rgb48be")
-    for index in range(video.num_frames):
-        rgb = np.stack([plane[index] for plane in video.planes], axis=-1)
-        frame = av.VideoFrame.from_ndarray(rgb, format=array_format).reformat(format=png_format)
-        encoder = av.CodecContext.create("png", "w")
-        encoder.width, encoder.height, encoder.pix_fmt = fmt.width, fmt.height, png_format
-        packets = encoder.encode(frame) + encoder.encode(None)
-        (folder / f"frame_{index:0{digits}d}.png").write_bytes(b"".join(map(bytes, packets)))
+    index = 0
+    for chunk in video:
+        for frame in range(chunk.num_frames):
+            rgb = np.stack([plane[frame] for plane in chunk.planes], axis=-1)
+            image = av.VideoFrame.from_ndarray(rgb, format=array_format).reformat(format=png_format)
+            encoder = av.CodecContext.create("png", "w")
+            encoder.width, encoder.height, encoder.pix_fmt = fmt.width, fmt.height, png_format
+            packets = encoder.encode(image) + encoder.encode(None)
+            (folder / f"frame_{index:0{digits}d}.png").write_bytes(b"".join(map(bytes, packets)))
+            index += 1
 
 
 def _decode(file: Path) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .frame_range import frame_range
 from .planar import map_planes, write_planes
-from .video import Video, VideoFormat, VideoFormatError
+from .video import Video, VideoChunks, VideoFormat, VideoFormatError
 
 #: What a name that does not say is assumed to be (ffmpeg's rawvideo defaults).
 DEFAULT_CHROMA = "420"
@@ -110,9 +110,10 @@ def read_yuv(path: Path, fmt: VideoFormat, start: int = 0, frames: int | None = 
     return Video(map_planes(mapped, fmt, offsets), fmt)
 
 
-def write_yuv(video: Video, path: Path, name: str) -> None:
-    """Write ``video``'s planes to ``path``. The size, chroma format and bit depth that ``name``
-    (the final file name) states must be the video's, or the file would be read back wrong."""
+def write_yuv(video: VideoChunks, path: Path, name: str) -> None:
+    """Write ``video``'s planes to ``path``, chunk by chunk. The size, chroma format and bit
+    depth that ``name`` (the final file name) states must be the video's, or the file would be
+    read back wrong."""
     fmt = video.format
     if fmt.chroma == "rgb":
         raise VideoFormatError("raw .yuv files hold Y'CbCr planes; convert RGB video first")

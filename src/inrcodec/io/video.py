@@ -9,6 +9,7 @@ frames (``video[10:20]``) never copies. Conversion to floating point happens per
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -183,10 +184,56 @@ class Video:
     __hash__ = None  # planes are mutable arrays
 
     def describe(self) -> str:
-        f = self.format
-        fps = f"{float(f.fps):.3f}".rstrip("0").rstrip(".")
-        colour = "RGB" if f.chroma == "rgb" else f"YUV {f.chroma} {f.matrix} {f.range}"
-        return (
-            f"{f.width}x{f.height}, {self.num_frames} frames, {fps} fps, "
-            f"{colour}, {f.bit_depth}-bit"
-        )
+        return _describe(self.format, self.num_frames)
+
+
+@dataclass(frozen=True)
+class VideoChunks:
+    """A video delivered as consecutive chunks of frames, each a `Video` of ``format``,
+    ``num_frames`` in all: what a decoder yields as it synthesises, so that a writer
+    (`inrcodec.io.write_video`) holds one chunk at a time. It can be iterated once."""
+
+    format: VideoFormat
+    num_frames: int
+    chunks: Iterable[Video]
+
+    @classmethod
+    def of(cls, video: Video) -> VideoChunks:
+        """A whole video as one chunk."""
+        return cls(video.format, video.num_frames, (video,))
+
+    def __iter__(self) -> Iterator[Video]:
+        """The chunks; a chunk of another format, or chunks that do not add up to
+        ``num_frames``, raise `VideoFormatError` (so a short video is never written whole)."""
+        delivered = 0
+        for chunk in self.chunks:
+            if chunk.format != self.format:
+                raise VideoFormatError(
+                    f"a chunk of {chunk.describe()} in a video of {self.describe()}"
+                )
+            delivered += chunk.num_frames
+            if delivered > self.num_frames:
+                raise VideoFormatError(f"more than the {self.num_frames} frames announced")
+            yield chunk
+        if delivered != self.num_frames:
+            raise VideoFormatError(f"{delivered} of the {self.num_frames} frames announced")
+
+    def collect(self) -> Video:
+        """The whole video in memory (the chunks copied into place one by one)."""
+        shapes = self.format.plane_shapes()
+        planes = tuple(np.empty((self.num_frames, *shape), self.format.dtype) for shape in shapes)
+        start = 0
+        for chunk in self:
+            for plane, part in zip(planes, chunk.planes, strict=True):
+                plane[start : start + chunk.num_frames] = part
+            start += chunk.num_frames
+        return Video(planes, self.format)
+
+    def describe(self) -> str:
+        return _describe(self.format, self.num_frames)
+
+
+def _describe(f: VideoFormat, frames: int) -> str:
+    fps = f"{float(f.fps):.3f}".rstrip("0").rstrip(".")
+    colour = "RGB" if f.chroma == "rgb" else f"YUV {f.chroma} {f.matrix} {f.range}"
+    return f"{f.width}x{f.height}, {frames} frames, {fps} fps, {colour}, {f.bit_depth}-bit"

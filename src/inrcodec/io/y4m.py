@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .frame_range import frame_range
 from .planar import map_planes, write_planes
-from .video import Video, VideoFormat, VideoFormatError
+from .video import Video, VideoChunks, VideoFormat, VideoFormatError
 
 MAGIC = b"YUV4MPEG2"
 FRAME_MAGIC = b"FRAME"
@@ -64,8 +64,8 @@ def read_y4m(path: Path, start: int = 0, frames: int | None = None) -> Video:
     return Video(map_planes(mapped, fmt, offsets[wanted.start : wanted.stop]), fmt)
 
 
-def write_y4m(video: Video, path: Path) -> None:
-    """Write ``video`` as a y4m file with plain ``FRAME`` headers."""
+def write_y4m(video: VideoChunks, path: Path) -> None:
+    """Write ``video`` as a y4m file with plain ``FRAME`` headers, chunk by chunk."""
     header = format_header(video.format)
     with open(path, "wb") as file:
         file.write(header)

@@ -15,10 +15,11 @@ Stage lengths follow the reference's 300 + 60 + 30 epochs: a ``steps`` budget is
 ratio; without one, paper presets train those epochs and the CPU presets a budget sized for
 `make demo` (`DEFAULT_STEPS`).
 
-Decoding (`decode`): parse, dequantise, load into a fresh `HiNeRV`, `reconstruct` under
-``torch.inference_mode()``, and write the source's pixel format back: RGB-trained networks
-through `rgb_to_video`, YUV-trained ones by rounding the planes (4:2:0 chroma downsampled at
-the source's siting first).
+Decoding (`decode_frames`; `decode` collects its frames): parse, dequantise, load into a fresh
+`HiNeRV`, then synthesise frame by frame as the frames are read (`synthesis.video_chunks`),
+under ``torch.inference_mode()``, in the source's pixel format: RGB-trained networks through
+`rgb_to_video`, YUV-trained ones by rounding the planes (4:2:0 chroma downsampled at the
+source's siting first).
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ import torch
 from inrcodec.codecs.header import format_of, header_of
 from inrcodec.codecs.network_section import parameter_specs
 from inrcodec.coding import Container, VideoHeader
-from inrcodec.io import Video
+from inrcodec.io import Video, VideoChunks
 from inrcodec.nets.hinerv import PRESETS, HiNeRV, size_class
 from inrcodec.nets.hinerv import preset as network_preset
 
 from ..base import CodecError, EncodeResult, FileCodec
-from ..synthesis import reconstruct, to_video
+from ..synthesis import video_chunks
 from . import compress
 from .bitstream import (
     MODEL_TAG,
@@ -148,7 +149,7 @@ def encode(
             "HiNeRV encoder self-check failed: the bitstream does not decode to the encoder's "
             "quantised parameters (a bug; the file would decode differently)"
         )
-    decoded = synthesize(header, decoded_payload)
+    decoded = synthesize(header, decoded_payload).collect()
     decode_seconds = time.perf_counter() - decode_started
     return EncodeResult(
         bitstream=data,
@@ -171,22 +172,26 @@ def encode(
 def decode(data: bytes, *, device: str = "cpu") -> Video:
     """Decode a HiNeRV file to a `Video` in the source's format. Raises `BitstreamError` on
     any malformed input."""
+    return decode_frames(data, device=device).collect()
+
+
+def decode_frames(data: bytes, *, device: str = "cpu") -> VideoChunks:
+    """Decode a HiNeRV file to its frames, synthesised as they are read. The payload is
+    parsed and the network built first: malformed input raises `BitstreamError` here."""
     header, payload = read_payload(bytes(data))
     return synthesize(header, payload, device=device)
 
 
-def synthesize(header: VideoHeader, payload: HiNeRVPayload, *, device: str = "cpu") -> Video:
+def synthesize(header: VideoHeader, payload: HiNeRVPayload, *, device: str = "cpu") -> VideoChunks:
     """The video of a decoded file: the dequantised parameters loaded into a fresh network,
-    reconstructed and converted to the header's format."""
+    whose frames are synthesised in the header's format as they are read."""
     fmt, frames = format_of(header), header.frame_count
     state = compress.dequantized_state(payload.tensors)
     with torch.device("meta"):
         model = HiNeRV(payload.config, frames, fmt.height, fmt.width)
     model = model.to_empty(device=device)
     model.load_state_dict(state, strict=True)
-    model.eval()
-    output = reconstruct(model, frames)  # (T, 3, H, W) in [0, 1], on the CPU
-    return to_video(output.numpy(), fmt, payload.space)
+    return video_chunks(model, frames, fmt, payload.space)
 
 
 def _part_bytes(data: bytes) -> dict[str, int]:

@@ -7,9 +7,10 @@ decoder's integers to equal the encoder's, bit for bit. The result carries the d
 reconstruction, so every metric is that of what a decoder produces, and both the estimated
 rate (eq. 9, the float models of training) and the real size of each part of the file.
 
-Decoding (`decode`): parse and entropy-decode (`read_payload`), load the dequantised
-parameters into the network, `reconstruct` under ``torch.inference_mode()`` and write the
-source's pixel format back (as the HiNeRV codec does).
+Decoding (`decode_frames`; `decode` collects its frames): parse and entropy-decode
+(`read_payload`), load the dequantised parameters into the network, then synthesise frame by
+frame as the frames are read (`synthesis.video_chunks`, under ``torch.inference_mode()``), in
+the source's pixel format (as the HiNeRV codec does).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import torch
 
 from inrcodec.codecs.header import format_of, header_of
 from inrcodec.coding import VideoHeader
-from inrcodec.io import Video
+from inrcodec.io import Video, VideoChunks
 
 from ..base import CodecError, EncodeResult, FileCodec
-from ..synthesis import reconstruct, to_video
+from ..synthesis import video_chunks
 from .bitstream import (
     NVRCPayload,
     coding_plan,
@@ -115,7 +116,7 @@ def compress(model: NVRC, header: VideoHeader, space: str = "rgb") -> Compressed
             "NVRC encoder self-check failed: the bitstream does not decode to the encoder's "
             "symbols (a bug; the file would decode differently)"
         )
-    reconstruction = synthesize(decoded_header, decoded)
+    reconstruction = synthesize(decoded_header, decoded).collect()
     return Compressed(
         data,
         reconstruction,
@@ -129,21 +130,28 @@ def compress(model: NVRC, header: VideoHeader, space: str = "rgb") -> Compressed
 def decode(data: bytes, *, device: str = "cpu") -> Video:
     """Decode an NVRC file to a `Video` in the source's format. Raises `BitstreamError` on
     any malformed input."""
+    return decode_frames(data, device=device).collect()
+
+
+def decode_frames(data: bytes, *, device: str = "cpu") -> VideoChunks:
+    """Decode an NVRC file to its frames, synthesised as they are read. The payload is
+    entropy-decoded and the network built first: malformed input raises `BitstreamError`
+    here."""
     header, payload = read_payload(bytes(data))
     return synthesize(header, payload, device=device)
 
 
-def synthesize(header: VideoHeader, payload: NVRCPayload, *, device: str = "cpu") -> Video:
+def synthesize(header: VideoHeader, payload: NVRCPayload, *, device: str = "cpu") -> VideoChunks:
     """The video of a decoded file: the dequantised parameters (`CodingPlan.theta`) loaded
-    into the payload's network, reconstructed and converted to the header's format."""
+    into the payload's network, whose frames are synthesised in the header's format as they
+    are read."""
     plan = coding_plan(header, payload)
     net = plan.model.net
     with torch.no_grad():
         for name, value in plan.theta(payload).items():
             net.get_parameter(name).copy_(value)
-    net = net.to(device).eval()
-    output = reconstruct(net, header.frame_count)  # (T, 3, H, W) in [0, 1], on the CPU
-    return to_video(output.numpy(), format_of(header), payload.space)
+    net = net.to(device)
+    return video_chunks(net, header.frame_count, format_of(header), payload.space)
 
 
 # ------------------------------------------------------------------------- bench plug-in

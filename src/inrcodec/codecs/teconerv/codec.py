@@ -15,8 +15,9 @@ Encoding (`encode`):
    each tensor is quantised uniformly to ``2^bits`` levels over its own range and
    entropy-coded under the smallest i.i.d. model (`bitstream`).
 
-Decoding (`decode`) parses, dequantises, adds residuals up, modulates the model's base
-parameters, runs the HypoNeRV per tubelet and fuses the tubelets by crop or blend. The file
+Decoding (`decode_frames`; `decode` collects its frames) parses, then per clip, as the frames
+are read: dequantises, adds residuals up, modulates the model's base parameters, runs the
+HypoNeRV per tubelet and fuses the tubelets by crop or blend. The file
 names its model by a hash of the base parameters (and the hypernetwork configuration), and a
 decoder given another model refuses it. `encode` reconstructs from its own closed-loop
 parameters and decodes the bytes it wrote: the two must agree bit for bit.
@@ -31,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -42,7 +43,7 @@ import torch
 
 from inrcodec.codecs.header import format_of, header_of
 from inrcodec.coding import BitstreamError
-from inrcodec.io import Video, rgb_to_video, video_to_rgb
+from inrcodec.io import Video, VideoChunks, VideoFormat, rgb_to_video, video_to_rgb
 from inrcodec.nets.hypernet import Hypernetwork
 from inrcodec.quant.uniform import MAX_BITS, MIN_BITS, dequantize_uniform, quantize_uniform
 
@@ -381,7 +382,6 @@ def _bar(enabled: bool, total: int, desc: str):
 # ----------------------------------------------------------------------------------- decode
 
 
-@torch.inference_mode()
 def decode(
     data: bytes,
     *,
@@ -393,6 +393,20 @@ def decode(
     """Decode a TeCoNeRV file to a `Video` in the source's format. ``model``: the model file
     (default: the committed model whose hash the file names). Malformed input or a model
     that is not the file's raises `BitstreamError`."""
+    return decode_frames(data, model=model, device=device, batch=batch, progress=progress).collect()
+
+
+def decode_frames(
+    data: bytes,
+    *,
+    model: str | Path | None = None,
+    device: str = "cpu",
+    batch: int = 16,
+    progress: bool = False,
+) -> VideoChunks:
+    """Decode a TeCoNeRV file to its frames, one clip synthesised at a time as they are read
+    (`decode`'s options). The file is parsed and its model found first: malformed input or a
+    model that is not the file's raises `BitstreamError` here."""
     header, stream = read_stream(data)
     coding = _decoding_model(stream, model, device)
     net = coding.net
@@ -404,16 +418,30 @@ def decode(
     ):
         raise BitstreamError("the file's tubelet layout does not match its model's")
     fmt, tiling = format_of(header), stream.tiling(header)
-    chain, clips = ResidualChain(stream), []
-    bar = _bar(progress, len(stream.clips), "decoding")
-    for index, tensors in enumerate(stream.clips):
-        parameters = dequantize_clip(tensors, chain.reference(index))
-        chain.update(index, parameters)
-        frames = synthesize_clip(net, parameters, tiling, stream.fusion, batch)
-        clips.append(rgb_to_video(frames.permute(0, 2, 3, 1).numpy(), fmt))
-        bar.update()
-    bar.close()
-    return _to_video(clips, header.frame_count)
+    clips = _decoded_clips(net, stream, tiling, fmt, header.frame_count, batch, progress)
+    return VideoChunks(fmt, header.frame_count, clips)
+
+
+def _decoded_clips(
+    net: Hypernetwork,
+    stream: TeCoNeRVStream,
+    tiling: Tiling,
+    fmt: VideoFormat,
+    frames: int,
+    batch: int,
+    progress: bool,
+) -> Iterator[Video]:
+    """Each clip's frames in format ``fmt`` as it is synthesised (the last clip's padding
+    dropped: ``frames`` in all)."""
+    chain = ResidualChain(stream)
+    with _bar(progress, len(stream.clips), "decoding") as bar:
+        for index, tensors in enumerate(stream.clips):
+            parameters = dequantize_clip(tensors, chain.reference(index))
+            chain.update(index, parameters)
+            rgb = synthesize_clip(net, parameters, tiling, stream.fusion, batch)
+            clip = rgb_to_video(rgb.permute(0, 2, 3, 1).numpy(), fmt)
+            yield clip[: frames - index * stream.clip_frames]
+            bar.update()
 
 
 # ------------------------------------------------------------------------------ the harness
