@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -56,13 +59,24 @@ def rgb_psnr(ref, dist) -> float:
     return float(10 * np.log10(1 / np.mean(error**2)))
 
 
+@contextmanager
+def without_onednn():
+    enabled = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = enabled
+
+
 @torch.inference_mode()
 def second_decode(data: bytes, model=DEFAULT):
     """A second decoder, written from the file format apart from `decode` (it shares the
     parser, the dequantisation formula, the tiling and the HypoNeRV): the model read from its
     file again, the residuals added up by hand, every tubelet of a clip in one batch. `decode`
     batches 16 tubelets and no file here has more per clip, so the two must agree bit for bit
-    (batches of 1 differ in the last bit of a few pixels)."""
+    (batches of 1 differ in the last bit of a few pixels). Like `decode`, it convolves without
+    oneDNN (`synthesize_clip`)."""
     header, stream = read_stream(data)
     net, _ = model_file.load_model(model)
     cfg = net.config
@@ -82,7 +96,9 @@ def second_decode(data: bytes, model=DEFAULT):
         layers = zip(zip(*values, strict=True), shapes, strict=True)  # all positions per layer
         stacked = iter(torch.from_numpy(np.stack(layer)).view(-1, g, d) for layer, (g, d) in layers)
         unique = [next(stacked) if g else None for g in cfg.tokens]
-        frames.append(tiling.fuse(net.hypo(net.hypo.clip_weights(unique)), stream.fusion))
+        with without_onednn():
+            tubes = net.hypo(net.hypo.clip_weights(unique))
+        frames.append(tiling.fuse(tubes, stream.fusion))
     rgb = torch.cat(frames)[: header.frame_count].permute(0, 2, 3, 1).numpy()
     return rgb_to_video(rgb, format_of(header))
 
@@ -150,6 +166,41 @@ def test_every_residual_mode_round_trips(mode, clip20, coded):
     assert psnr(clip20, result.reconstruction) > 14
     keyframes = [stream.is_keyframe(i) for i in range(len(stream.clips))]
     assert keyframes == ([True] * 3 if mode == "none" else [True, False, False])
+
+
+_FRESH_DECODER = """
+import sys
+
+import numpy as np
+import torch
+
+torch.set_num_threads(int(sys.argv[1]))
+from inrcodec.codecs.teconerv.codec import decode
+
+video = decode(open(sys.argv[2], "rb").read())
+np.savez(sys.argv[3], *video.planes)
+assert torch.get_num_threads() == int(sys.argv[1])
+"""
+
+
+def test_decoding_with_one_or_two_threads_gives_identical_frames(carphone, tmp_path):
+    # All 32 frames: 3 of their 1.2 M samples were one code value apart while the HypoNeRV
+    # convolved with oneDNN (`synthesize_clip`).
+    result = encode(carphone, progress=False)
+    source = tmp_path / "carphone.inrc"
+    source.write_bytes(result.bitstream)
+    runs = {}
+    for threads in (1, 2):
+        out = tmp_path / f"threads{threads}.npz"
+        command = [sys.executable, "-c", _FRESH_DECODER, str(threads), str(source), str(out)]
+        runs[threads] = (subprocess.Popen(command, stderr=subprocess.PIPE), out)
+    for process, out in runs.values():
+        _, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err.decode()
+        with np.load(out) as planes:
+            decoded = [planes[f"arr_{i}"] for i in range(3)]
+        for theirs, mine in zip(decoded, result.reconstruction.planes, strict=True):
+            assert theirs.dtype == mine.dtype and np.array_equal(theirs, mine)
 
 
 def test_residuals_against_the_previous_clip_cost_fewer_bytes_than_none(coded):

@@ -198,18 +198,28 @@ def synthesize_clip(
     batch: int,
 ) -> torch.Tensor:
     """One clip's frames ``(frames, 3, H, W)`` (float32, CPU) from its reconstructed unique
-    parameters: modulate, run the HypoNeRV per tubelet, fuse."""
+    parameters: modulate, run the HypoNeRV per tubelet, fuse.
+
+    The convolutions run without oneDNN, whose sums depend on the thread count (measured on
+    the sample clip: 3 of 1.2 M samples one code value apart between 1 and 2 threads, the
+    first HypoNeRV layer already different); ATen's own convolutions gave the same frames on 1
+    to 4 threads, as fast."""
     cfg = net.config
     device = net.hypo.weights[0].device
     shapes = [(g, d) for g, d in zip(cfg.tokens, cfg.token_dims, strict=True) if g]
     tubes = []
-    for start in range(0, tiling.count, batch):
-        chunk = iter(
-            torch.from_numpy(p[start : start + batch]).view(-1, g, d).to(device)
-            for p, (g, d) in zip(parameters, shapes, strict=True)
-        )
-        unique = [next(chunk) if g else None for g in cfg.tokens]
-        tubes.append(net.hypo(net.hypo.clip_weights(unique)).cpu())
+    onednn = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        for start in range(0, tiling.count, batch):
+            chunk = iter(
+                torch.from_numpy(p[start : start + batch]).view(-1, g, d).to(device)
+                for p, (g, d) in zip(parameters, shapes, strict=True)
+            )
+            unique = [next(chunk) if g else None for g in cfg.tokens]
+            tubes.append(net.hypo(net.hypo.clip_weights(unique)).cpu())
+    finally:
+        torch.backends.mkldnn.enabled = onednn
     return tiling.fuse(torch.cat(tubes), fusion)
 
 
