@@ -16,7 +16,7 @@ import torch
 
 from inrcodec.coding import BitstreamError, VideoHeader
 from inrcodec.coding.container import MAX_DIMENSION, MAX_FRAMES
-from inrcodec.coding.fields import Ascii, Choice, Counted, Fixed, Flags, Table, Tuple, UInt
+from inrcodec.coding.fields import Ascii, Check, Choice, Counted, Fixed, Flags, Table, Tuple, UInt
 from inrcodec.nets.hinerv import HiNeRV, HiNeRVConfig
 
 SPACES = ("rgb", "yuv")  # what the network outputs: R'G'B' or normalised Y'CbCr 4:4:4 codes
@@ -73,7 +73,7 @@ NETWORK = Table(
     UInt("local_grid_levels", 1, MAX_GRID_LEVELS),
     Tuple("local_grid_ratios", *(_ratio(axis) for axis in "TC")),
     _ratio("local_grid_stage_ratio"),
-    checks=(_total_stride,),
+    checks=(Check(_total_stride, "strides"),),
 )
 
 

@@ -45,7 +45,7 @@ from inrcodec.coding import (
     VideoHeader,
     encode_quantized,
 )
-from inrcodec.coding.fields import Fixed, Flags, Table, Tuple, UInt
+from inrcodec.coding.fields import Check, Fixed, Flags, Table, Tuple, UInt
 from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.nets.hinerv import HiNeRV, HiNeRVConfig
 
@@ -101,7 +101,7 @@ COMPRESSION_FIELDS = Table(
     ),
     Fixed("grid_log_step", -MAX_LOG_STEP, MAX_LOG_STEP, signed=True),
     UInt("phi_min_size", 0, MAX_MIN_AXIS),
-    checks=(_odd_context_kernel,),
+    checks=(Check(_odd_context_kernel, "context_kernel"),),
 )
 #: The model section (docs/bitstream.md 6.1).
 MODEL_FIELDS = Table(

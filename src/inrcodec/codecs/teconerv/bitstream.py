@@ -34,7 +34,7 @@ from inrcodec.coding import (
     smallest_model,
 )
 from inrcodec.coding.container import MAX_DIMENSION
-from inrcodec.coding.fields import Ascii, Choice, Counted, Raw, Table, Tuple, UInt
+from inrcodec.coding.fields import Ascii, Check, Choice, Counted, Raw, Table, Tuple, UInt
 from inrcodec.coding.smallest import coded_bytes
 from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.quant.uniform import MAX_BITS, MIN_BITS
@@ -81,7 +81,10 @@ SETUP_FIELDS = Table(
         UInt("layers", 1, MAX_LAYERS),
         UInt("unique_counts", 0, MAX_UNIQUE, "unique parameters of layer"),
     ),
-    checks=(_overlap_within_tube, _some_unique_parameters),
+    checks=(
+        Check(_overlap_within_tube, "tube", "overlap"),
+        Check(_some_unique_parameters, "unique_counts"),
+    ),
 )
 
 
