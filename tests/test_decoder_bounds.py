@@ -12,6 +12,7 @@ import pytest
 
 import inrcodec
 from inrcodec.codecs.hinerv import bitstream as hinerv
+from inrcodec.codecs.nvrc import bitstream as nvrc
 from inrcodec.coding import BitstreamError, Container
 from inrcodec.coding.container import FORMAT_VERSION, MAGIC
 from inrcodec.coding.fields import Table
@@ -83,3 +84,60 @@ def test_a_short_hinerv_parameters_section_is_refused_before_any_tensor_is_decod
         with pytest.raises(BitstreamError, match="parameters section: needs 454 bytes"):
             hinerv.read_payload(short.to_bytes())
     assert decoded == []
+
+
+# ---------------------------------------------------------------------------------- NVRC
+
+
+def nvrc_file(sections: dict[int, bytes] | None = None, **model_change) -> bytes:
+    """The golden NVRC file with fields of its model section and whole sections replaced."""
+    container = Container.from_bytes(golden("nvrc"))
+    values = nvrc.MODEL_FIELDS.parse(container.section(nvrc.MODEL_TAG), "model")
+    replaced = {nvrc.MODEL_TAG: nvrc.MODEL_FIELDS.write({**values, **model_change})}
+    replaced |= sections or {}
+    pairs = [(tag, replaced.get(tag, payload)) for tag, payload in container.sections]
+    return Container(container.codec, container.header, pairs).to_bytes()
+
+
+@pytest.fixture
+def nvrc_builds(monkeypatch) -> list[str]:
+    """The device of every `NVRC` structure the reader builds ("meta" for a layout)."""
+    devices = []
+    build = nvrc.structure
+
+    def recorded(*args):
+        model = build(*args)
+        devices.append(next(model.parameters()).device.type)
+        return model
+
+    monkeypatch.setattr(nvrc, "structure", recorded)
+    return devices
+
+
+def test_the_nvrc_reader_builds_its_structure_once_after_a_layout(nvrc_builds):
+    nvrc.read_payload(nvrc_file())
+    assert nvrc_builds == ["meta", "cpu"]
+
+
+def test_an_nvrc_grid_of_2_20_slices_is_refused_before_any_structure(nvrc_builds):
+    data = nvrc_file(grid_size=(2**20, 2, 3, 1))  # a 5.4 kB file; was 2**20 slices built
+    with pytest.raises(BitstreamError, match=r"grid level 0 \(1048576x2x3\) finer than the 4x"):
+        inrcodec.decode(data)
+    assert nvrc_builds == []
+
+
+@pytest.mark.parametrize(
+    ("model_change", "sections", "match"),
+    [
+        ({"phi_min_size": 1}, {}, "psi: needs 792 bytes but only 72 remain"),  # 12 rows, now 132
+        ({}, {nvrc.PSI_TAG: bytes(78)}, "psi section: 6 unexpected trailing bytes"),
+        ({}, {nvrc.PHI_TAG: bytes(10)}, "phi section: needs .* bytes but only 10 remain"),
+        ({"block": (64, 64, 64), "grid_size": (2, 2, 3, 4096)}, {}, "grids: .* positions"),
+    ],
+)
+def test_nvrc_lengths_and_grid_layout_are_checked_on_the_meta_layout_first(
+    model_change, sections, match, nvrc_builds
+):
+    with pytest.raises(BitstreamError, match=match):
+        nvrc.read_payload(nvrc_file(sections, **model_change))
+    assert nvrc_builds == ["meta"]  # the structure itself was never built
