@@ -5,15 +5,19 @@ parsers."""
 
 from __future__ import annotations
 
+import tracemalloc
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import inrcodec
 from inrcodec.codecs.hinerv import bitstream as hinerv
 from inrcodec.codecs.nvrc import bitstream as nvrc
-from inrcodec.coding import BitstreamError, Container
+from inrcodec.codecs.teconerv import bitstream as teconerv
+from inrcodec.codecs.teconerv.codec import load_coding_model
+from inrcodec.coding import BitstreamError, Container, VideoHeader
 from inrcodec.coding.container import FORMAT_VERSION, MAGIC
 from inrcodec.coding.fields import Table
 from inrcodec.coding.varint import encode_uvarint
@@ -141,3 +145,91 @@ def test_nvrc_lengths_and_grid_layout_are_checked_on_the_meta_layout_first(
     with pytest.raises(BitstreamError, match=match):
         nvrc.read_payload(nvrc_file(sections, **model_change))
     assert nvrc_builds == ["meta"]  # the structure itself was never built
+
+
+# ------------------------------------------------------------------------------ TeCoNeRV
+
+
+@pytest.fixture(scope="module")
+def teconerv_file() -> bytes:
+    """One clip of 64x64 for the committed default model: random symbols, real layout."""
+    model = load_coding_model()
+    cfg = model.net.config
+    counts = cfg.unique_counts()
+    rng = np.random.default_rng(17)
+    tensors = [
+        teconerv.CodedTensor(rng.integers(0, 16, n, dtype=np.int32), *np.float16([-0.05, 0.01]))
+        for n in counts
+        if n
+    ]
+    stream = teconerv.TeCoNeRVStream(
+        model_hash=model.digest,
+        model_name=model.name,
+        clip_frames=cfg.hypo.frames,
+        tube=(cfg.hypo.height, cfg.hypo.width),
+        overlap=(0, 0),
+        fusion="crop",
+        bits=4,
+        residual="none",
+        keyframe_interval=0,
+        unique_counts=counts,
+        clips=[[tensors]],
+    )
+    header = VideoHeader(width=64, height=64, frame_count=cfg.hypo.frames, fps_num=25)
+    return teconerv.write_stream(stream, header)
+
+
+@pytest.fixture
+def tensors_decoded(monkeypatch) -> list[tuple]:
+    """The shape of every tensor the TeCoNeRV reader entropy-decodes."""
+    shapes = []
+    decode = teconerv.decode_smallest
+
+    def recorded(data, shape, name):
+        shapes.append(shape)
+        return decode(data, shape, name)
+
+    monkeypatch.setattr(teconerv, "decode_smallest", recorded)
+    return shapes
+
+
+def with_setup(data: bytes, **change) -> bytes:
+    container = Container.from_bytes(data)
+    values = teconerv.SETUP_FIELDS.parse(container.section(teconerv.SETUP_TAG), "setup")
+    setup = teconerv.SETUP_FIELDS.write({**values, **change})
+    return Container(container.codec, container.header, [(1, setup), container.sections[1]])
+
+
+def test_the_synthetic_teconerv_file_decodes(teconerv_file, tensors_decoded):
+    video = inrcodec.decode(teconerv_file)
+    assert (video.num_frames, video.height, video.width) == (8, 64, 64)
+    assert tensors_decoded == [(192,), (864,), (192,)]
+
+
+@pytest.mark.parametrize("inflated", [2**20, 2**24])
+def test_an_inflated_unique_count_is_refused_before_any_clip_is_read(
+    inflated, teconerv_file, tensors_decoded
+):
+    counts = teconerv.read_head(teconerv_file)[1].unique_counts
+    data = with_setup(teconerv_file, unique_counts=(counts[0], inflated, *counts[2:]))
+    tracemalloc.start()
+    try:
+        with pytest.raises(BitstreamError, match="tubelet layout does not match its model"):
+            inrcodec.decode(data.to_bytes())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert tensors_decoded == []  # was: every tensor decoded at the inflated size first
+    assert peak < 4 * inflated  # not one int32 per inflated symbol
+
+
+def test_more_clips_than_the_clips_section_can_hold_are_refused_before_the_first(
+    tensors_decoded,
+):
+    data = golden("teconerv")
+    header = Container.from_bytes(data).header.to_bytes()
+    assert header[2] == 20  # frames
+    many = with_header_bytes(data, header[:2] + encode_uvarint(2**20) + header[3:])
+    with pytest.raises(BitstreamError, match=r"clips section \(131072 clips\): needs"):
+        teconerv.read_stream(many)
+    assert tensors_decoded == []

@@ -54,7 +54,8 @@ from .bitstream import (
     TeCoNeRVStream,
     clip_count,
     rate_split,
-    read_stream,
+    read_clips,
+    read_head,
     write_stream,
 )
 from .model_file import (
@@ -393,7 +394,7 @@ def decode(
     """Decode a TeCoNeRV file to a `Video` in the source's format. ``model``: the model file
     (default: the committed model whose hash the file names). Malformed input or a model
     that is not the file's raises `BitstreamError`."""
-    header, stream = read_stream(data)
+    container, stream = read_head(data)
     coding = _decoding_model(stream, model, device)
     net = coding.net
     cfg = net.config
@@ -403,6 +404,7 @@ def decode(
         or cfg.hypo.frames != stream.clip_frames
     ):
         raise BitstreamError("the file's tubelet layout does not match its model's")
+    header, stream = container.header, read_clips(container, stream)  # checked: now the clips
     fmt, tiling = format_of(header), stream.tiling(header)
     chain, clips = ResidualChain(stream), []
     bar = _bar(progress, len(stream.clips), "decoding")
