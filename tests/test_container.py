@@ -33,23 +33,28 @@ def example_container() -> Container:
     )
 
 
-video_headers = st.builds(
-    VideoHeader,
-    width=st.integers(1, MAX_DIMENSION),
-    height=st.integers(1, MAX_DIMENSION),
-    frame_count=st.integers(1, MAX_FRAMES),
-    fps_num=st.integers(1, MAX_FPS_TERM),
-    fps_den=st.integers(1, MAX_FPS_TERM),
-    bit_depth=st.integers(8, 16),
-    chroma_format=st.sampled_from(["420", "444", "rgb"]),
-    color_matrix=st.sampled_from(["bt601", "bt709"]),
-    color_range=st.sampled_from(["limited", "full"]),
-    chroma_siting=st.sampled_from(["left", "center", "topleft"]),
-)
+@st.composite
+def video_headers(draw) -> VideoHeader:
+    chroma_format = draw(st.sampled_from(["420", "444", "rgb"]))
+    step = 2 if chroma_format == "420" else 1  # 4:2:0 sizes are even
+    return VideoHeader(
+        width=step * draw(st.integers(1, MAX_DIMENSION // step)),
+        height=step * draw(st.integers(1, MAX_DIMENSION // step)),
+        frame_count=draw(st.integers(1, MAX_FRAMES)),
+        fps_num=draw(st.integers(1, MAX_FPS_TERM)),
+        fps_den=draw(st.integers(1, MAX_FPS_TERM)),
+        bit_depth=draw(st.integers(8, 16)),
+        chroma_format=chroma_format,
+        color_matrix=draw(st.sampled_from(["bt601", "bt709"])),
+        color_range=draw(st.sampled_from(["limited", "full"])),
+        chroma_siting=draw(st.sampled_from(["left", "center", "topleft"])),
+    )
+
+
 containers = st.builds(
     Container,
     codec=st.sampled_from(list(CodecId)),
-    header=video_headers,
+    header=video_headers(),
     sections=st.dictionaries(st.integers(0, 2**16 - 1), st.binary(max_size=300), max_size=6),
 )
 
@@ -154,8 +159,9 @@ def _with_header_crc(head_without_crc: bytes) -> bytes:
         (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x07", "bit_depth: 7 outside"),
         (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x03", "chroma_format: reserved code 3"),
         (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x80\x01", "format code"),
-        (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x00\x05" + bytes(4), "section count"),
-        (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x00\x00" + bytes(4), "header: CRC32 mismatch"),
+        (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x01\x05" + bytes(4), "section count"),
+        (MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x01\x00" + bytes(4), "header: CRC32 mismatch"),
+        (MAGIC + b"\x02\x00\x02\x01\x01\x01\x01\x08\x00", "4:2:0 needs an even width and height"),
     ],
 )
 def test_malformed_input_messages(data, message):
@@ -164,7 +170,7 @@ def test_malformed_input_messages(data, message):
 
 
 def test_section_errors():
-    head = _with_header_crc(MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x00\x02")
+    head = _with_header_crc(MAGIC + b"\x02\x00\x01\x01\x01\x01\x01\x08\x01\x02")
     section = b"\x05\x03abc"
     good = section + _fix_crc(section)
     parsed = Container.from_bytes(head + good + _section(6, b""))
@@ -189,6 +195,9 @@ def test_invalid_containers_are_refused_at_construction():
         VideoHeader(width=0, height=144, frame_count=1, fps_num=30)
     with pytest.raises(ValueError, match="chroma_format"):
         VideoHeader(width=176, height=144, frame_count=1, fps_num=30, chroma_format="422")
+    with pytest.raises(ValueError, match="4:2:0 needs an even width and height, got 176x143"):
+        VideoHeader(width=176, height=143, frame_count=1, fps_num=30)
+    assert VideoHeader(width=175, height=143, frame_count=1, fps_num=30, chroma_format="444")
     with pytest.raises(ValueError, match="section tag"):
         Container(codec=CodecId.TEST, header=CIF, sections={-1: b""})
     with pytest.raises(ValueError):

@@ -7,6 +7,7 @@ import pytest
 from inrcodec.coding import BitstreamError
 from inrcodec.coding.fields import (
     Ascii,
+    Check,
     Choice,
     Counted,
     Fixed,
@@ -17,7 +18,7 @@ from inrcodec.coding.fields import (
     Tuple,
     UInt,
 )
-from inrcodec.coding.varint import ByteReader
+from inrcodec.coding.varint import ByteReader, encode_uvarint
 
 INNER = Table(UInt("size", 1, 300), Fixed("ratio", 1 / 16, 64))
 TABLE = Table(
@@ -30,7 +31,13 @@ TABLE = Table(
     Tuple("block", UInt("t", 1, 4), UInt("h", 1, 8)),
     Counted(UInt("rows", 1, 3), UInt("width", 0, 9), Fixed("gain", 1 / 16, 2)),
     INNER,
-    checks=(lambda v: "width must not exceed size" if max(v["width"]) > v["size"] else None,),
+    checks=(
+        Check(
+            lambda v: "width must not exceed size" if max(v["width"]) > v["size"] else None,
+            "width",
+            "size",
+        ),
+    ),
 )
 VALUES = {
     "tag": b"ok",
@@ -117,3 +124,39 @@ def test_values_of_takes_the_attributes_of_the_same_names():
     values: dict = {}
     INNER.read(reader, values)
     assert values == {"size": 3, "ratio": 2.0} and bytes(reader.rest()) == b"rest"
+
+
+def test_a_count_is_refused_when_the_bytes_left_cannot_hold_its_rows():
+    rows = Table(Counted(UInt("count", 0, 2**20), UInt("value", 0, 9), Raw("tag", 3)))
+    assert rows.fields[0].row_bytes == 4  # a varint byte and three raw bytes at least
+    data = encode_uvarint(1000) + bytes(4000)
+    assert len(rows.parse(data, "rows")["value"]) == 1000
+    with pytest.raises(BitstreamError, match="count .* needs 4000 bytes but only 3999 remain"):
+        rows.parse(data[:-1], "rows")  # refused before a single row is read
+    huge = encode_uvarint(2**20) + bytes(10)
+    with pytest.raises(BitstreamError, match="needs 4194304 bytes but only 10 remain"):
+        rows.parse(huge, "rows")
+
+
+def test_a_check_runs_as_soon_as_its_fields_are_read():
+    rule = Check(lambda v: "b must exceed a" if v["b"] <= v["a"] else None, "a", "b")
+    table = Table(
+        UInt("a", 0, 100),
+        UInt("b", 0, 100),
+        Counted(UInt("n", 0, 10), UInt("x", 0, 9)),
+        checks=(rule,),
+    )
+    assert table.checks_after == [(), (rule,), ()]
+    assert table.parse(b"\x01\x02\x01\x05", "t") == {"a": 1, "b": 2, "x": (5,)}
+    with pytest.raises(BitstreamError, match="b must exceed a"):
+        table.parse(b"\x02\x01", "t")  # the rows are missing: the rule fires before them
+    with pytest.raises(ValueError, match="not all fields of the table"):
+        Table(UInt("a", 0, 1), checks=(rule,))
+
+
+def test_need_checks_the_bytes_left_without_reading():
+    reader = ByteReader(b"abc")
+    reader.need(3, "three")
+    assert bytes(reader.rest()) == b"abc"
+    with pytest.raises(BitstreamError, match="four: needs 4 bytes but only 3 remain"):
+        ByteReader(b"abc").need(4, "four")

@@ -621,9 +621,9 @@ def test_the_test_helpers_rebuild_the_file_exactly(small_file):
         ({"clip_frames": 0}, "clip frames"),
         ({"clip_frames": 4}, "clip|layout"),  # 3 clips expected where the file has 2
         ({"tube": (0, 64)}, "tubelet height"),
-        ({"tube": (32, 32)}, "clip 0"),  # 30 tubelets expected per clip
+        ({"tube": (32, 32)}, "layout"),  # the model's tubelets are 64 x 64
         ({"counts": (192, 864, 192)}, "layout"),  # right tensors, wrong layer count
-        ({"counts": (192, 864, 191, 0)}, "entropy-coded data"),  # one symbol fewer
+        ({"counts": (192, 864, 191, 0)}, "layout"),  # one symbol fewer than the model's
         ({"counts": (0, 0, 0, 0)}, "no layer"),
         ({"counts": ()}, "layers"),
         ({"name": "tèconerv".encode()}, "ASCII"),
@@ -636,6 +636,21 @@ def test_a_damaged_setup_is_refused(change, match, small_file):
     _, stream = read_stream(data)
     setup = setup_section(stream, **change)
     refused(rebuild(container, [(1, setup), (2, container.section(2))]), match)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"tube": (32, 32)}, "clip 0 tubelet"),  # 30 tubelets per clip, not 6
+        ({"counts": (192, 864, 191, 0)}, "entropy-coded data"),  # one symbol fewer
+    ],
+)
+def test_a_setup_that_does_not_fit_the_clips_is_refused_by_the_reader(change, match, small_file):
+    data, container = small_file
+    _, stream = read_stream(data)
+    setup = setup_section(stream, **change)
+    with pytest.raises(BitstreamError, match=match):
+        read_stream(rebuild(container, [(1, setup), (2, container.section(2))]))
 
 
 def test_every_truncation_of_the_setup_is_refused(small_file):

@@ -5,7 +5,8 @@ Both model sections start with the preset name (`NAME`) and the network's colour
 (`SPACE`); further on, `NETWORK` holds every numeric field of `HiNeRVConfig`, so a later change
 of the preset tables never changes how an old file decodes. The decoder then lays the network
 out on the meta device (`checked_parameter_specs`: no allocation) and refuses it if it is
-unusable or too large, before it builds anything.
+unusable, too large or finer than the video, before it builds anything. A network with a
+module of width 0 is refused while the section is read (`NETWORK`'s checks).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from inrcodec.coding import BitstreamError, VideoHeader
 from inrcodec.coding.container import MAX_DIMENSION, MAX_FRAMES
-from inrcodec.coding.fields import Ascii, Choice, Counted, Fixed, Flags, Table, Tuple, UInt
+from inrcodec.coding.fields import Ascii, Check, Choice, Counted, Fixed, Flags, Table, Tuple, UInt
 from inrcodec.nets.hinerv import HiNeRV, HiNeRVConfig
 
 SPACES = ("rgb", "yuv")  # what the network outputs: R'G'B' or normalised Y'CbCr 4:4:4 codes
@@ -49,6 +50,16 @@ def _total_stride(values) -> str | None:
     return None
 
 
+def _mlp_widths(values) -> str | None:
+    """Every block's MLP has a width of 1 at least (`HiNeRVConfig`: ``int(c x expansion)``)."""
+    for stage, (channels, expansion) in enumerate(
+        zip(values["channels"], values["expansions"], strict=True)
+    ):
+        if int(channels * expansion) < 1:
+            return f"model: stage {stage} has an MLP of width int({channels} x {expansion}) = 0"
+    return None
+
+
 NETWORK = Table(
     Counted(
         UInt("stages", 1, MAX_STAGES),
@@ -73,7 +84,10 @@ NETWORK = Table(
     UInt("local_grid_levels", 1, MAX_GRID_LEVELS),
     Tuple("local_grid_ratios", *(_ratio(axis) for axis in "TC")),
     _ratio("local_grid_stage_ratio"),
-    checks=(_total_stride,),
+    checks=(
+        Check(_total_stride, "strides"),
+        Check(_mlp_widths, "channels", "expansions"),
+    ),
 )
 
 
@@ -101,9 +115,33 @@ def parameter_specs(config: HiNeRVConfig, frames: int, height: int, width: int):
     return [(name, tuple(p.shape)) for name, p in model.named_parameters()]
 
 
+def _finer_than_video(config: HiNeRVConfig, header: VideoHeader) -> str | None:
+    """Why a grid level of ``config`` is finer than the video of ``header`` (more slices than
+    frames, more rows or columns than the frame padded to the total stride), or None.
+
+    The presets take a slice per 3 or 4 frames (input grids) or per frame (local grids) and a
+    row per total stride; a finer grid holds entries that no frame needs, so bounding the
+    grids, the part of the network that grows with the video, by the video the header
+    declares refuses nothing an encoder writes (docs/bitstream.md 5.1)."""
+    stride = config.total_stride
+    frames = header.frame_count
+    rows, cols = (-(-size // stride) * stride for size in (header.height, header.width))
+    for level, (t, h, w, _) in enumerate(config.grid_level_sizes()):
+        if t > frames or h > rows or w > cols:
+            return f"grid level {level} ({t}x{h}x{w}) finer than the {frames}x{rows}x{cols} video"
+    for stage in range(len(config.strides)):
+        for level, (t, _) in enumerate(config.local_grid_level_sizes(stage)):
+            if t > frames:
+                return f"stage {stage} local grid level {level}: {t} slices for {frames} frames"
+    return None
+
+
 def checked_parameter_specs(config: HiNeRVConfig, header: VideoHeader):
-    """`parameter_specs` for the video of ``header``; `BitstreamError` if the network cannot
-    be built for it or has more than `MAX_PARAMETERS` parameters."""
+    """`parameter_specs` for the video of ``header``; `BitstreamError` if a grid is finer than
+    the video (`_finer_than_video`), or the network cannot be built for it or has more than
+    `MAX_PARAMETERS` parameters."""
+    if problem := _finer_than_video(config, header):
+        raise BitstreamError(f"model: {problem}")
     try:
         specs = parameter_specs(config, header.frame_count, header.height, header.width)
     except (ValueError, RuntimeError) as error:  # e.g. a grid that the geometry cannot use

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BitstreamError
-from .fields import Flags, Table, UInt
+from .fields import Check, Flags, Table, UInt
 from .varint import ByteReader, encode_uvarint
 
 MAGIC = b"INRC"
@@ -44,6 +44,14 @@ class CodecId(enum.IntEnum):
     TECONERV = 3
 
 
+def _even_if_subsampled(values) -> str | None:
+    """4:2:0 halves both chroma axes: the luma size must be even (bitstream.md 2.1)."""
+    width, height = values["width"], values["height"]
+    if values["chroma_format"] == "420" and (width % 2 or height % 2):
+        return f"video header: 4:2:0 needs an even width and height, got {width}x{height}"
+    return None
+
+
 # Header fields, declared once for writer, reader and validation (Cool-chic style): the
 # integers, then the enumerated fields packed into ONE varint, the "format code".
 _HEADER_FIELDS = Table(
@@ -60,6 +68,7 @@ _HEADER_FIELDS = Table(
         ("color_range", ("limited", "full"), 1),
         ("chroma_siting", ("left", "center", "topleft"), 2),
     ),
+    checks=(Check(_even_if_subsampled, "width", "height", "chroma_format"),),
 )
 
 

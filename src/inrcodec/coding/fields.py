@@ -1,10 +1,13 @@
 """Section fields declared once, with their limits, for writer, reader and description
 (the primitive types of docs/bitstream.md section 1).
 
-A `Table` lists the fields of a section in file order, plus checks that tie fields together.
-Its `write` refuses a value outside a field's limits with `ValueError` (the caller's
-mistake); its `read` refuses one with `BitstreamError` (bad input) as soon as the field is
-read, before anything is built from it. Values travel as a dict keyed by field name.
+A `Table` lists the fields of a section in file order, plus `Check` rules that tie fields
+together. Its `write` refuses a value outside a field's limits with `ValueError` (the
+caller's mistake); its `read` refuses one with `BitstreamError` (bad input) as soon as the
+field is read, and breaks a rule as soon as the rule's fields are read, before any later
+field is read or anything is built from them. A `Counted` field checks its count against the
+bytes left (at the smallest size of a row) before it reads a row. Values travel as a dict
+keyed by field name.
 
 Field kinds: `UInt` (bounded uvarint), `SInt` (bounded svarint), `Fixed` (a multiple of 1/16,
 written as 16 x the value), `Choice` (a uvarint index into a tuple), `Flags` (several choices
@@ -25,8 +28,14 @@ from .varint import ByteReader, encode_svarint, encode_uvarint
 FIXED_POINT = 16  # `Fixed` values are multiples of 1 / FIXED_POINT
 
 Values = Mapping[str, Any]
-#: A check across fields: a problem, or None when the values are consistent.
-Check = Callable[[Values], str | None]
+
+
+class Check:
+    """A rule across the fields ``keys``: ``rule(values)`` is a problem (a message), or None
+    when the values agree. `Table.read` applies it as soon as all of ``keys`` are read."""
+
+    def __init__(self, rule: Callable[[Values], str | None], *keys: str):
+        self.rule, self.keys = rule, keys
 
 
 class Field(Protocol):
@@ -47,6 +56,7 @@ class _Scalar:
 
     key: str
     label: str
+    min_bytes = 1  # every varint takes a byte at least
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -162,6 +172,10 @@ class Raw(_Scalar):
     size: int
     label: str = ""
 
+    @property
+    def min_bytes(self) -> int:
+        return self.size
+
     def encode(self, value: Any, label: str) -> bytes:
         if not isinstance(value, bytes) or len(value) != self.size:
             raise ValueError(f"{label} must have {self.size} bytes")
@@ -197,6 +211,7 @@ class Tuple(_Scalar):
 
     def __init__(self, key: str, *entries: _Scalar, label: str = ""):
         self.key, self.entries, self.label = key, entries, label
+        self.min_bytes = sum(entry.min_bytes for entry in entries)
 
     def encode(self, value: Any, label: str) -> bytes:
         if not isinstance(value, tuple | list) or len(value) != len(self.entries):
@@ -212,10 +227,12 @@ class Tuple(_Scalar):
 
 class Counted:
     """A count within ``count``'s limits, then that many rows, each one entry of every
-    column; each column's value is the tuple of its entries (all of the same length)."""
+    column; each column's value is the tuple of its entries (all of the same length). The
+    reader refuses a count of more rows than the bytes left can hold (`ByteReader.count`)."""
 
     def __init__(self, count: UInt, *columns: _Scalar):
         self.count, self.columns = count, columns
+        self.row_bytes = sum(column.min_bytes for column in columns)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -232,7 +249,8 @@ class Counted:
         return b"".join(out)
 
     def read(self, reader: ByteReader, values: dict[str, Any]) -> None:
-        rows = self.count.decode(reader, self.count.name)
+        count = self.count
+        rows = reader.count(count.name, count.high, self.row_bytes, min_count=count.low)
         entries: list[list] = [[] for _ in self.columns]
         for row in range(rows):
             for column, entry in zip(self.columns, entries, strict=True):
@@ -270,27 +288,40 @@ class Flags:
 
 
 class Table:
-    """Fields in file order, and `Check` functions run once all of them are known."""
+    """Fields in file order, and the `Check` rules across them, each applied by `read` right
+    after the last of its fields (`checks_after`)."""
 
     def __init__(self, *fields: Field, checks: tuple[Check, ...] = ()):
         self.fields, self.checks = fields, checks
         self.keys = tuple(key for field in fields for key in field.keys)
+        for check in checks:
+            if not set(check.keys) <= set(self.keys):
+                raise ValueError(f"a check reads {check.keys}, not all fields of the table")
+        self.checks_after: list[tuple[Check, ...]] = []  # per field, the checks it completes
+        known: set[str] = set()
+        for field in fields:
+            before = set(known)
+            known.update(field.keys)
+            self.checks_after.append(
+                tuple(c for c in checks if set(c.keys) <= known and not set(c.keys) <= before)
+            )
 
     def write(self, values: Values) -> bytes:
         """The fields' bytes; `ValueError` if a value breaks a limit or a check."""
         data = b"".join(field.write(values) for field in self.fields)
         for check in self.checks:
-            if problem := check(values):
+            if problem := check.rule(values):
                 raise ValueError(problem)
         return data
 
     def read(self, reader: ByteReader, values: dict[str, Any]) -> None:
-        """Read the fields into ``values``; `BitstreamError` if one breaks a limit or check."""
-        for field in self.fields:
+        """Read the fields into ``values``; `BitstreamError` as soon as a field breaks its
+        limits or the fields read so far break a check."""
+        for field, checks in zip(self.fields, self.checks_after, strict=True):
             field.read(reader, values)
-        for check in self.checks:
-            if problem := check(values):
-                raise BitstreamError(problem)
+            for check in checks:
+                if problem := check.rule(values):
+                    raise BitstreamError(problem)
 
     def parse(self, data: bytes | memoryview, what: str) -> dict[str, Any]:
         """The values of a section ``what`` that holds exactly these fields."""

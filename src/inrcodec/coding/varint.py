@@ -85,13 +85,25 @@ class ByteReader:
             raise BitstreamError(f"{what}: {value} outside [{min_value}, {max_value}]")
         return value
 
-    def take(self, size: int, what: str) -> memoryview:
-        """Return the next ``size`` bytes (a view, no copy)."""
+    def count(self, what: str, max_count: int, entry_bytes: int, *, min_count: int = 0) -> int:
+        """Read the uvarint count of the entries that follow, each at least ``entry_bytes``
+        bytes long: in [min_count, max_count], and no more than the remaining bytes hold."""
+        count = self.uvarint(what, max_count, min_value=min_count)
+        self.need(count * entry_bytes, f"{what} ({count} entries of {entry_bytes}+ bytes)")
+        return count
+
+    def need(self, size: int, what: str) -> None:
+        """Raise unless at least ``size`` bytes remain (reads nothing): the check to make
+        before allocating or looping for data that must still follow."""
         if size > self.remaining:
             raise BitstreamError(
                 f"{what}: needs {size} bytes but only {self.remaining} remain "
                 f"(at byte {self.position})"
             )
+
+    def take(self, size: int, what: str) -> memoryview:
+        """Return the next ``size`` bytes (a view, no copy)."""
+        self.need(size, what)
         view = self._data[self.position : self.position + size]
         self.position += size
         return view

@@ -95,6 +95,20 @@ def quant_axis(shape: tuple[int, ...], threshold: float = 0.05) -> int | None:
     return best
 
 
+def _step_count(shape: tuple[int, ...]) -> int:
+    """How many quantisation steps a 2-D+ parameter has: one per index of `quant_axis`."""
+    axis = quant_axis(shape)
+    return 1 if axis is None else shape[axis]
+
+
+def _minimum_bytes(specs) -> int:
+    """The fewest bytes a parameters section of these shapes can take (5.2): a binary16 per
+    1-D entry; per other tensor its binary16 steps, a length and a model code."""
+    return sum(
+        2 * shape[0] if len(shape) == 1 else 2 * _step_count(shape) + 2 for _, shape in specs
+    )
+
+
 # ----------------------------------------------------------------------------------- writer
 
 
@@ -115,8 +129,7 @@ def write_payload(payload: HiNeRVPayload, header: VideoHeader) -> bytes:
             continue
         if tensor.symbols.shape != shape:
             raise ValueError(f"{name}: symbols of shape {tensor.symbols.shape}, expected {shape}")
-        axis = quant_axis(shape)
-        channels = 1 if axis is None else shape[axis]
+        channels = _step_count(shape)
         scales = np.asarray(tensor.scales)
         if scales.dtype != np.float16 or scales.shape != (channels,):
             raise ValueError(f"{name}: expected {channels} float16 scales")
@@ -145,6 +158,7 @@ def read_payload(data: bytes) -> tuple[VideoHeader, HiNeRVPayload]:
     config, space, bits = _read_model(container.section(MODEL_TAG))
     specs = checked_parameter_specs(config, header)
     reader = ByteReader(container.section(PARAMETERS_TAG))
+    reader.need(_minimum_bytes(specs), "parameters section")  # before any tensor is decoded
     tensors: dict[str, QuantizedTensor | np.ndarray] = {}
     for name, shape in specs:
         if len(shape) == 1:
@@ -154,8 +168,7 @@ def read_payload(data: bytes) -> tuple[VideoHeader, HiNeRVPayload]:
                 raise BitstreamError(f"{name}: non-finite value")
             tensors[name] = values
             continue
-        axis = quant_axis(shape)
-        channels = 1 if axis is None else shape[axis]
+        channels = _step_count(shape)
         scales = np.frombuffer(reader.take(2 * channels, f"{name} scales"), dtype="<f2")
         scales = scales.astype(np.float16)
         if not (np.isfinite(scales).all() and (scales > 0).all()):

@@ -16,8 +16,9 @@ section 6, "NVRC payload").
 
 Every entropy-model index is derived by `CodingPlan` from psi, the decoded phi and nothing
 else, in the deterministic arithmetic of `fixed_point`, at the encoder as at the decoder.
-Shapes and orders follow from the model section: the decoder builds the network and its
-`NVRC` coders from it (after checking the parameter count on the meta device).
+Shapes and orders follow from the model section. The decoder first lays the network and its
+`NVRC` coders out on the meta device (`layout`: no allocation) and checks against it the
+parameter and grid counts and the psi and phi lengths; only then does it build them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch
 
 from inrcodec.codecs.info import describe_container, rate_table
 from inrcodec.codecs.network_section import (
+    MAX_PARAMETERS,
     NAME,
     NETWORK,
     SPACE,
@@ -45,7 +47,7 @@ from inrcodec.coding import (
     VideoHeader,
     encode_quantized,
 )
-from inrcodec.coding.fields import Fixed, Flags, Table, Tuple, UInt
+from inrcodec.coding.fields import Check, Fixed, Flags, Table, Tuple, UInt
 from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.nets.hinerv import HiNeRV, HiNeRVConfig
 
@@ -79,6 +81,8 @@ MAX_CONTEXT_BLOCKS = 8
 MAX_MIN_AXIS = 2**20
 MAX_LOG_STEP = 64  # the fixed grid log-step of ablation V5 lies in [-64, 64]
 MAX_SYMBOL = 2**22  # keeps every stream within the coder's 2**23-value support
+#: The fewest bytes of a quantised payload (docs/bitstream.md 3.3): version, lowest, span.
+_MIN_QUANTIZED_BYTES = 3
 
 
 def _odd_context_kernel(values) -> str | None:
@@ -101,7 +105,7 @@ COMPRESSION_FIELDS = Table(
     ),
     Fixed("grid_log_step", -MAX_LOG_STEP, MAX_LOG_STEP, signed=True),
     UInt("phi_min_size", 0, MAX_MIN_AXIS),
-    checks=(_odd_context_kernel,),
+    checks=(Check(_odd_context_kernel, "context_kernel"),),
 )
 #: The model section (docs/bitstream.md 6.1).
 MODEL_FIELDS = Table(
@@ -149,6 +153,13 @@ def structure(config: HiNeRVConfig, compression: CompressionConfig, frames, heig
     """The `NVRC` module that fixes every shape, order and coder of a payload (its weights
     are irrelevant: they are replaced by the decoded ones)."""
     return NVRC(HiNeRV(config, frames, height, width), compression).eval()
+
+
+def layout(config: HiNeRVConfig, compression: CompressionConfig, header: VideoHeader) -> NVRC:
+    """The `structure` on the meta device: every name, shape, psi row and coded count of the
+    payload, and nothing allocated (so it is safe on an untrusted model section)."""
+    with torch.device("meta"):
+        return structure(config, compression, header.frame_count, header.height, header.width)
 
 
 def coding_plan(header: VideoHeader, payload: NVRCPayload) -> CodingPlan:
@@ -385,8 +396,11 @@ def read_payload(data: bytes) -> tuple[VideoHeader, NVRCPayload]:
     header = container.header
     config, compression, space = _read_model(container.section(MODEL_TAG))
     checked_parameter_specs(config, header)  # on the meta device: nothing allocated yet
+    planned = layout(config, compression, header)
+    _check_grid_positions(planned)
+    psi = _read_psi(container.section(PSI_TAG), len(planned.coded_phi))
+    _check_phi_length(planned, container.section(PHI_TAG))
     model = structure(config, compression, header.frame_count, header.height, header.width)
-    psi = _read_psi(container.section(PSI_TAG), len(model.coded_phi))
     phi = _read_phi(model, psi, container.section(PHI_TAG))
     plan = CodingPlan(model, psi, phi)
     layers = _read_layers(plan, container.section(LAYERS_TAG))
@@ -399,6 +413,26 @@ def _read_model(data: bytes) -> tuple[HiNeRVConfig, CompressionConfig, str]:
     values = MODEL_FIELDS.parse(data, "model section")
     compression = CompressionConfig(**{key: values[key] for key in COMPRESSION_FIELDS.keys})
     return network_config(values), compression, values["space"]
+
+
+def _check_grid_positions(planned: NVRC) -> None:
+    """At most `MAX_PARAMETERS` grid positions in block layout, padding included (6.2)."""
+    partitions = sum(coder.layout.num_partitions for coder in planned.grid_coders)
+    positions = partitions * math.prod(planned.config.block)
+    if positions > MAX_PARAMETERS:
+        raise BitstreamError(f"grids: {positions} positions in blocks, more than {MAX_PARAMETERS}")
+
+
+def _check_phi_length(planned: NVRC, data: bytes) -> None:
+    """The phi section holds at least its parts' lengths, stored binary16 entries and empty
+    quantised payloads (6.2), before any part is decoded."""
+    named = dict(planned.named_parameters())
+    stored = sum(
+        planned.phi_size(name, named[name])
+        for name in planned.phi_names()
+        if name not in planned.psi_rows
+    )
+    ByteReader(data).need(2 * stored + len(PHI_GROUPS) * (1 + _MIN_QUANTIZED_BYTES), "phi section")
 
 
 def _read_psi(data: bytes, rows: int) -> np.ndarray:

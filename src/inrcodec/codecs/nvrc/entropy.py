@@ -65,10 +65,11 @@ def _lower_tail(z: torch.Tensor) -> torch.Tensor:
 
 def causal_mask(kernel: int, include_centre: bool) -> torch.Tensor:
     """``(1, 1, k, k, k)`` mask of the kernel taps before the centre in raster order (t, then
-    h, then w), plus the centre itself if ``include_centre``."""
+    h, then w), plus the centre itself if ``include_centre``; on the CPU even when the model
+    is laid out on the meta device, so that the coded taps can be counted there."""
     taps = kernel**3
     centre = taps // 2
-    mask = torch.arange(taps) < centre + int(include_centre)
+    mask = torch.arange(taps, device="cpu") < centre + int(include_centre)
     return mask.float().reshape(1, 1, kernel, kernel, kernel)
 
 

@@ -108,6 +108,14 @@ def matrix_shape(name: str, shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[0], math.prod(shape[1:])
 
 
+def _initial_std(value: torch.Tensor) -> float:
+    """The spread a coder starts from: the standard deviation of ``value``; 0 for a single
+    value, and on the meta device, where the model is only laid out (`NVRC`)."""
+    if value.is_meta or value.numel() < 2:
+        return 0.0
+    return float(value.detach().float().std())
+
+
 # ----------------------------------------------------------------------------- layer coding
 
 
@@ -123,8 +131,7 @@ class LayerCoder(nn.Module):
         super().__init__()
         self.rows, self.cols = rows, cols
         per_row, per_col = cols >= config.min_axis, rows >= config.min_axis
-        std = float(value.detach().float().std()) if value.numel() > 1 else 0.0
-        std = max(std, 1e-3)
+        std = max(_initial_std(value), 1e-3)
         step_axes = self._axes(per_row, per_col)
         model_axes = step_axes if config.layer_model == "dual-axis" else (1, 0)
         self.step_axes, self.model_axes = step_axes, model_axes
@@ -210,7 +217,8 @@ class NVRC(nn.Module):
     ``forward(frame_indices, patch)`` is the network's, on quantised parameters: the surrogates
     of `rounding` (grids, layers) in training mode, true rounding in eval mode. ``rate_bits()``
     gives the bits of every group under the same quantisation; ``rate()`` is eq. (9) in bits
-    per pixel.
+    per pixel. Built under ``torch.device("meta")`` (on a meta network) it is a layout only:
+    names, shapes, psi rows and coded counts, no values (the decoder checks a file with it).
     """
 
     def __init__(self, net: HiNeRV, config: CompressionConfig | None = None):
@@ -279,11 +287,12 @@ class NVRC(nn.Module):
         for name in coded:
             value = named[name].detach().float()
             mask = self.phi_mask(name)
-            if mask is not None:
+            if mask is not None and not value.is_meta:
                 value = value[mask.expand_as(value).bool()]
             log_step = self.config.phi_log_step
-            std = max(float(value.std()) if value.numel() > 1 else 0.0, math.exp(log_step))
-            rows.append([log_step, float(value.mean()), math.log(std)])
+            std = max(_initial_std(value), math.exp(log_step))
+            mean = 0.0 if value.is_meta else float(value.mean())
+            rows.append([log_step, mean, math.log(std)])
         self.psi = nn.Parameter(torch.tensor(rows, dtype=torch.float32).reshape(-1, 3))
         self._init_phi_layout()
 
@@ -298,7 +307,7 @@ class NVRC(nn.Module):
         for name in self.phi_names():
             value = named[name]
             mask = self.phi_mask(name)
-            mask = torch.ones_like(value) if mask is None else mask.expand_as(value).float()
+            mask = torch.ones_like(value) if mask is None else mask.expand_as(value).to(value)
             mask = mask.detach().reshape(-1)
             if name in self.psi_rows:
                 tables["row"].append(torch.full_like(mask, self.psi_rows[name]).long())

@@ -34,7 +34,7 @@ from inrcodec.coding import (
     smallest_model,
 )
 from inrcodec.coding.container import MAX_DIMENSION
-from inrcodec.coding.fields import Ascii, Choice, Counted, Raw, Table, Tuple, UInt
+from inrcodec.coding.fields import Ascii, Check, Choice, Counted, Raw, Table, Tuple, UInt
 from inrcodec.coding.smallest import coded_bytes
 from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.quant.uniform import MAX_BITS, MIN_BITS
@@ -81,7 +81,10 @@ SETUP_FIELDS = Table(
         UInt("layers", 1, MAX_LAYERS),
         UInt("unique_counts", 0, MAX_UNIQUE, "unique parameters of layer"),
     ),
-    checks=(_overlap_within_tube, _some_unique_parameters),
+    checks=(
+        Check(_overlap_within_tube, "tube", "overlap"),
+        Check(_some_unique_parameters, "unique_counts"),
+    ),
 )
 
 
@@ -164,19 +167,32 @@ def _tensor_bytes(tensor: CodedTensor, count: int, bits: int) -> bytes:
 
 def read_stream(data: bytes) -> tuple[VideoHeader, TeCoNeRVStream]:
     """Parse a TeCoNeRV file. Any malformed input raises `BitstreamError`."""
+    container, setup = read_head(data)
+    return container.header, read_clips(container, setup)
+
+
+def read_head(data: bytes) -> tuple[Container, TeCoNeRVStream]:
+    """The container of a TeCoNeRV file and its setup (no clips parsed yet, so that a decoder
+    can check the setup against its model first)."""
     container = Container.of_codec(data, CodecId.TECONERV, (SETUP_TAG, CLIPS_TAG), "TeCoNeRV")
+    return container, read_setup(container.section(SETUP_TAG))
+
+
+def read_clips(container: Container, setup: TeCoNeRVStream) -> TeCoNeRVStream:
+    """``setup`` with the clips of ``container`` (`read_head`). Before a tensor is read, the
+    section and each clip must hold the fewest bytes of their tensors (`MIN_TENSOR_BYTES`)."""
     header = container.header
-    setup = read_setup(container.section(SETUP_TAG))
     reader = ByteReader(container.section(CLIPS_TAG))
     positions = setup.tiling(header).count
     counts = [n for n in setup.unique_counts if n]
+    clip_bytes = positions * len(counts) * MIN_TENSOR_BYTES
+    clip_total = clip_count(header.frame_count, setup.clip_frames)
+    reader.need(clip_total * (1 + clip_bytes), f"clips section ({clip_total} clips)")
     clips = []
-    for index in range(clip_count(header.frame_count, setup.clip_frames)):
-        # bound the work by the bytes that remain before any allocation
-        if positions * len(counts) * MIN_TENSOR_BYTES > reader.remaining:
-            raise BitstreamError(f"clip {index}: truncated ({reader.remaining} bytes left)")
+    for index in range(clip_total):
         length = reader.uvarint(f"clip {index} length", reader.remaining)
         clip_reader = ByteReader(reader.take(length, f"clip {index}"))
+        clip_reader.need(clip_bytes, f"clip {index} ({positions} x {len(counts)} tensors)")
         clip = [
             [
                 _read_tensor(clip_reader, count, setup.bits, f"clip {index} tubelet {p} layer {k}")
@@ -187,7 +203,7 @@ def read_stream(data: bytes) -> tuple[VideoHeader, TeCoNeRVStream]:
         clip_reader.expect_end(f"clip {index}")
         clips.append(clip)
     reader.expect_end("clips section")
-    return header, replace(setup, clips=clips)
+    return replace(setup, clips=clips)
 
 
 def _read_tensor(reader: ByteReader, count: int, bits: int, name: str) -> CodedTensor:
@@ -211,9 +227,8 @@ def rate_split(data: bytes) -> dict:
     section framing), ``clip lengths``, ``ranges`` (low and step of every tensor),
     ``models`` (tensor lengths, model codes and parameters, histogram counts), ``symbols``
     (the entropy-coded words); and how many tensors chose each entropy model."""
-    container = Container.of_codec(data, CodecId.TECONERV, (SETUP_TAG, CLIPS_TAG), "TeCoNeRV")
+    container, setup = read_head(data)
     header = container.header
-    setup = read_setup(container.section(SETUP_TAG))
     reader = ByteReader(container.section(CLIPS_TAG))
     tensors = setup.tiling(header).count * sum(1 for n in setup.unique_counts if n)
     parts = dict.fromkeys(("clip lengths", "ranges", "models", "symbols"), 0)

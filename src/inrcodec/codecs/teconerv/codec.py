@@ -55,7 +55,8 @@ from .bitstream import (
     TeCoNeRVStream,
     clip_count,
     rate_split,
-    read_stream,
+    read_clips,
+    read_head,
     write_stream,
 )
 from .model_file import (
@@ -417,7 +418,7 @@ def decode_frames(
     """Decode a TeCoNeRV file to its frames, one clip synthesised at a time as they are read
     (`decode`'s options). The file is parsed and its model found first: malformed input or a
     model that is not the file's raises `BitstreamError` here."""
-    header, stream = read_stream(data)
+    container, stream = read_head(data)
     coding = _decoding_model(stream, model, device)
     net = coding.net
     cfg = net.config
@@ -427,6 +428,7 @@ def decode_frames(
         or cfg.hypo.frames != stream.clip_frames
     ):
         raise BitstreamError("the file's tubelet layout does not match its model's")
+    header, stream = container.header, read_clips(container, stream)  # checked: now the clips
     fmt, tiling = format_of(header), stream.tiling(header)
     clips = _decoded_clips(net, stream, tiling, fmt, header.frame_count, batch, progress)
     return VideoChunks(fmt, header.frame_count, clips)
