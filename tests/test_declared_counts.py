@@ -37,8 +37,9 @@ def with_first_section_field(codec: str, fields, name: str, value) -> bytes:
         ("channels", (8, 8, 4, 5), "stages.3.blocks.0.fc1.weight", "more or fewer symbols"),
         # level-0 input grid (1, 2, 3, 1) -> (1, 2, 4, 1): 8 symbols declared, 6 held
         ("grid_size", (1, 2, 4, 1), "grids.0", "more or fewer symbols"),
-        # stage-0 temporal local grid 4 -> 5 frames: 40 symbols declared, 32 held
-        ("local_grid_size", (5, 2), "stages.0.local_grids.0", "more or fewer symbols"),
+        # stage-0 temporal local grid 4 -> 5 frames: refused with the model section, as a
+        # grid of more slices than the video has frames
+        ("local_grid_size", (5, 2), "model", "5 slices for 4 frames"),
         # ... 4 -> 3 frames: 24 declared, 32 held
         ("local_grid_size", (3, 2), "stages.0.local_grids.0", "does not end where it should"),
     ],

@@ -1,6 +1,6 @@
 """Malformed counts and shapes are refused before the decoder allocates or computes anything
 (docs/bitstream.md 2.3): the fields a fuzzer aimed at, changed in the golden files of
-``tests/data/format_v1`` with lengths and CRCs recomputed so that the damage reaches the
+``tests/data/format_v2`` with lengths and CRCs recomputed so that the damage reaches the
 parsers."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from inrcodec.coding.container import FORMAT_VERSION, MAGIC
 from inrcodec.coding.fields import Table
 from inrcodec.coding.varint import encode_uvarint
 
-DATA = Path(__file__).parent / "data" / "format_v1"
+DATA = Path(__file__).parent / "data" / "format_v2"
 
 
 def golden(codec: str) -> bytes:
