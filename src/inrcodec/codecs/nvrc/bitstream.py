@@ -416,7 +416,7 @@ def _read_model(data: bytes) -> tuple[HiNeRVConfig, CompressionConfig, str]:
 
 
 def _check_grid_positions(planned: NVRC) -> None:
-    """At most `MAX_PARAMETERS` grid positions in block layout, padding included (6.2)."""
+    """At most `MAX_PARAMETERS` grid positions in block layout, padding included (6.1)."""
     partitions = sum(coder.layout.num_partitions for coder in planned.grid_coders)
     positions = partitions * math.prod(planned.config.block)
     if positions > MAX_PARAMETERS:
@@ -425,7 +425,7 @@ def _check_grid_positions(planned: NVRC) -> None:
 
 def _check_phi_length(planned: NVRC, data: bytes) -> None:
     """The phi section holds at least its parts' lengths, stored binary16 entries and empty
-    quantised payloads (6.2), before any part is decoded."""
+    quantised payloads (6.1, 6.2), before any part is decoded."""
     named = dict(planned.named_parameters())
     stored = sum(
         planned.phi_size(name, named[name])
