@@ -20,7 +20,8 @@ Per codec of `inrcodec.codecs.registry.file_codecs()` the fuzzer
    specials or random bytes written into a take, bytes inserted after a field or the field
    deleted. The aimed field is drawn section first (the header and every section alike), so
    the small sections that shape everything after them are hit as often as the big ones;
-4. decodes each case with `inrcodec.codecs.api.decode` in a pool of worker processes
+4. decodes each case with `inrcodec.codecs.api.decode`, under the resource limit a run agrees
+   to (`MAX_PIXELS`), in a pool of worker processes
    (`Workers`), each on one torch thread, under ``--timeout`` and an address-space limit
    (``RLIMIT_AS``: what the worker maps after its imports plus ``--memory-mb``); a worker that
    dies or runs out of time is replaced;
@@ -487,11 +488,18 @@ class SymbolLedger:
         return None
 
 
+#: The decoder resource limit a fuzzing run agrees to (`api.decode`'s ``max_pixels``): about
+#: 165 frames of 176x144, twenty times the largest valid file's video. A mutated header that
+#: asks for more (e.g. 65 535 frames) must be refused by the limit, as `inrcodec decode
+#: --max-pixels` would refuse it for a user who agreed to that much.
+MAX_PIXELS = 2**22
+
+
 def decode_case(data: bytes, ledger: SymbolLedger) -> tuple[str, str]:
     """Decode one case here and classify it (module docstring): ``(outcome, detail)``."""
     ledger.payloads.clear()
     try:
-        video = api.decode(data)
+        video = api.decode(data, max_pixels=MAX_PIXELS)
         header = Container.from_bytes(data).header
         if video.format != format_of(header) or video.num_frames != header.frame_count:
             return "wrong decode", (

@@ -154,12 +154,6 @@ def test_the_ledger_names_a_run_of_symbols_the_payload_cannot_hold(fuzz):
     assert ledger.overdrawn().startswith("8 of 200 symbols decoded from the coder's sealed state")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 17: the decoders' bugs this run finds (HiNeRV shapes that decode extra "
-    "symbols, HiNeRV expansion 1/16, TeCoNeRV unique counts, NVRC grid sizes, header frame "
-    "counts) are being fixed on other branches",
-)
 def test_a_short_run_finds_only_clean_errors_and_legitimate_decodes(fuzz, cache, tmp_path):
     reports = fuzz.fuzz(file_codecs(), 300, seed=0, out=tmp_path, cache=cache)
     for report in reports:
