@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -82,6 +83,19 @@ def test_constant_and_empty_arrays_cost_only_the_header():
     assert len(encode_quantized(np.zeros(0, np.int64), 0, 0)) == 3
     assert len(encode_histogram(np.full(1000, -3))) == 4  # lowest, bins, one count
     assert decode_histogram(encode_histogram(np.zeros(0, int)), (0, 5)).shape == (0, 5)
+
+
+def test_a_constant_array_decodes_into_its_symbols_alone():
+    count = 2**22  # a 7-byte payload; its symbols are 16 MiB of int32
+    data = encode_quantized(np.full(count, -3), 0, 0)
+    tracemalloc.start()
+    try:
+        decoded = decode_quantized(data, (count,), 0, 0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(decoded, -3)
+    assert peak < 5 * count  # was 36 bytes per symbol: its model arrays, float64
 
 
 def test_parameters_broadcast_to_the_symbol_shape():

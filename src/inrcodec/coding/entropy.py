@@ -105,9 +105,11 @@ def decode_quantized(
     exactly the symbols of ``shape``.
     """
     count = _symbol_count(shape)
-    indices = [np.broadcast_to(i, shape) if count else i for i in (mean_index, scale_index)]
     decoder = QuantizedDecoder(data, count, distribution)
-    decoded = decoder.decode(*(np.ravel(i) for i in indices)) if count else decoder.empty()
+    if count:  # broadcast views: a constant array never expands them (`QuantizedDecoder.decode`)
+        decoded = decoder.decode(*(np.broadcast_to(i, shape) for i in (mean_index, scale_index)))
+    else:
+        decoded = decoder.empty()
     decoder.finish()
     return decoded.reshape(shape)
 
@@ -148,13 +150,16 @@ class QuantizedDecoder:
         return np.zeros(0, np.int32)
 
     def decode(self, mean_index: npt.ArrayLike, scale_index: npt.ArrayLike) -> np.ndarray:
-        """The next ``len(mean_index)`` symbols (1-D int32) under the given table indices."""
+        """The next ``np.size(mean_index)`` symbols (1-D int32) under the given table indices
+        (of ``mean_index``'s shape). A constant array evaluates no model: its memory is its
+        symbols alone."""
+        size = int(np.size(mean_index))
+        if size > self.remaining:
+            raise ValueError(f"{size} symbols asked for, {self.remaining} left")
+        self.remaining -= size
+        if self._coder is None or size == 0:
+            return np.full(size, self.low, dtype=np.int32)
         means, scales = _model_parameters(mean_index, scale_index, np.shape(mean_index))
-        if means.size > self.remaining:
-            raise ValueError(f"{means.size} symbols asked for, {self.remaining} left")
-        self.remaining -= means.size
-        if self._coder is None or means.size == 0:
-            return np.full(means.size, self.low, dtype=np.int32)
         decoded = self._coder.decode(self._family(self.low, self.high), means, scales)
         low, high = int(decoded.min()), int(decoded.max())
         self._seen = [min(self._seen[0], low), max(self._seen[1], high)]
