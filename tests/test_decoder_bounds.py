@@ -20,7 +20,9 @@ from inrcodec.codecs.teconerv.codec import load_coding_model
 from inrcodec.coding import BitstreamError, Container, VideoHeader
 from inrcodec.coding.container import FORMAT_VERSION, MAGIC
 from inrcodec.coding.fields import Table
-from inrcodec.coding.varint import encode_uvarint
+from inrcodec.coding.tables import TABLE_VERSION
+from inrcodec.coding.varint import ByteReader, encode_svarint, encode_uvarint
+from limited import run_limited
 
 DATA = Path(__file__).parent / "data" / "format_v2"
 
@@ -233,3 +235,45 @@ def test_more_clips_than_the_clips_section_can_hold_are_refused_before_the_first
     with pytest.raises(BitstreamError, match=r"clips section \(131072 clips\): needs"):
         teconerv.read_stream(many)
     assert tensors_decoded == []
+
+
+def constant_tensors(data: bytes, count: int) -> bytes:
+    """``data`` (a TeCoNeRV file) with every layer declaring ``count`` unique parameters and
+    every tensor of every clip holding ``count`` zeros (docs/bitstream.md 7.2): its range, then
+    a Gaussian payload of a constant array, which is its header alone (3.3, 3.6)."""
+    container = Container.from_bytes(data)
+    setup = teconerv.read_setup(container.section(teconerv.SETUP_TAG))
+    counts = tuple(count if n else 0 for n in setup.unique_counts)
+    model = encode_uvarint(1) + encode_svarint(0) + encode_uvarint(0)  # Gaussian, mean, scale
+    payload = model + encode_uvarint(TABLE_VERSION) + encode_svarint(0) + encode_uvarint(1)
+    payload += encode_uvarint(count)  # no span, a tail of `count` lowest symbols
+    tensor = bytes(4) + encode_uvarint(len(payload)) + payload
+    tensors = setup.tiling(container.header).count * sum(1 for n in counts if n)
+    clip = tensor * tensors
+    clips = teconerv.clip_count(container.header.frame_count, setup.clip_frames)
+    sections = [(1, with_setup(data, unique_counts=counts).section(1))]
+    sections.append((2, (encode_uvarint(len(clip)) + clip) * clips))
+    return Container(container.codec, container.header, sections).to_bytes()
+
+
+def test_info_on_tensors_that_declare_2_24_constant_symbols_is_bounded_by_the_file(tmp_path):
+    data = constant_tensors(golden("teconerv"), 2**24)  # 629 bytes, 36 tensors
+    assert len(data) < 1000
+    path = tmp_path / "constant.inrc"
+    path.write_bytes(data)
+    info = run_limited(["info", path, "--json"], memory_mb=256)  # was 2.4 GB, then MemoryError
+    assert info.returncode == 0, info.stderr
+    assert '"gaussian": 36' in info.stdout
+
+
+def test_info_reads_the_clips_structure_whole():
+    data = golden("teconerv")
+    container = Container.from_bytes(data)
+    clips = ByteReader(container.section(2))
+    first = clips.take(clips.uvarint("length"), "clip")
+    longer = encode_uvarint(len(first) + 1) + first + b"\0" + clips.rest()
+    for section, where in [(longer, "clip 0"), (container.section(2) + b"\0", "clips section")]:
+        sections = [container.sections[0], (2, section)]
+        damaged = Container(container.codec, container.header, sections)
+        with pytest.raises(BitstreamError, match=f"^{where}: 1 unexpected trailing bytes"):
+            teconerv.describe(damaged.to_bytes())

@@ -226,14 +226,15 @@ def rate_split(data: bytes) -> dict:
     """The file's bytes by part, without decoding symbols: ``container`` (header, setup,
     section framing), ``clip lengths``, ``ranges`` (low and step of every tensor),
     ``models`` (tensor lengths, model codes and parameters, histogram counts), ``symbols``
-    (the entropy-coded words); and how many tensors chose each entropy model."""
+    (the entropy-coded words); and how many tensors chose each entropy model. It reads the
+    file's structure and no symbol, so its work is proportional to the file's bytes."""
     container, setup = read_head(data)
     header = container.header
     reader = ByteReader(container.section(CLIPS_TAG))
     tensors = setup.tiling(header).count * sum(1 for n in setup.unique_counts if n)
     parts = dict.fromkeys(("clip lengths", "ranges", "models", "symbols"), 0)
     chosen = dict.fromkeys(ENTROPY_MODELS, 0)
-    for _ in range(clip_count(header.frame_count, setup.clip_frames)):
+    for index in range(clip_count(header.frame_count, setup.clip_frames)):
         before = reader.remaining
         clip = ByteReader(reader.take(reader.uvarint("clip length", reader.remaining), "clip"))
         parts["clip lengths"] += before - reader.remaining - clip.remaining
@@ -246,16 +247,20 @@ def rate_split(data: bytes) -> dict:
             parts["ranges"] += 4
             parts["models"] += before - clip.remaining - words
             parts["symbols"] += words
+        clip.expect_end(f"clip {index}")
+    reader.expect_end("clips section")
     parts["container"] = len(data) - sum(parts.values())
     return {"bytes": parts, "entropy_models": chosen, "tensors_per_clip": tensors}
 
 
 def describe(data: bytes) -> dict:
-    """What ``inrcodec info`` shows of a TeCoNeRV file (which must parse whole):
-    `describe_container`, then the setup (``model``, ``tubelets``, ``bits``, ``residual``,
-    ``keyframe_interval``), ``rate_split`` (the bytes and rate of each part, `rate_split`) and
-    ``entropy_models`` (how many tensors chose each)."""
-    header, stream = read_stream(data)
+    """What ``inrcodec info`` shows of a TeCoNeRV file: `describe_container`, then the setup
+    (``model``, ``tubelets``, ``bits``, ``residual``, ``keyframe_interval``), ``rate_split``
+    (the bytes and rate of each part, `rate_split`) and ``entropy_models`` (how many tensors
+    chose each). Like `rate_split`, it decodes no symbol: a tensor's declared count costs
+    nothing here, and `decode` checks the symbols against the model."""
+    container, stream = read_head(data)
+    header = container.header
     split = rate_split(data)
     tiling = stream.tiling(header)
     (tube_h, tube_w), (overlap_h, overlap_w) = stream.tube, stream.overlap
