@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tracemalloc
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -205,7 +206,24 @@ def with_setup(data: bytes, **change) -> bytes:
 def test_the_synthetic_teconerv_file_decodes(teconerv_file, tensors_decoded):
     video = inrcodec.decode(teconerv_file)
     assert (video.num_frames, video.height, video.width) == (8, 64, 64)
-    assert tensors_decoded == [(192,), (864,), (192,)]
+    assert tensors_decoded == [(192,), (864,), (192,)] * 2  # read when parsed, and synthesised
+
+
+def test_the_teconerv_reader_holds_one_clip_at_a_time(teconerv_file):
+    container = Container.from_bytes(teconerv_file)
+    clip = container.section(2)  # one clip, with its length
+    clips = 4096  # 32 768 frames: 2.8 MB of clips
+    header = replace(container.header, frame_count=8 * clips)
+    sections = [container.sections[0], (2, clip * clips)]
+    data = Container(container.codec, header, sections).to_bytes()
+    tracemalloc.start()
+    try:
+        _, stream = teconerv.read_stream(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(stream.clips) == clips and len(stream.clips[-1][0][1].symbols) == 864
+    assert peak < 2 * len(data)  # the sections' copies (3.7 MB); was 8.8 MB, with every clip
 
 
 @pytest.mark.parametrize("inflated", [2**20, 2**24])

@@ -18,6 +18,7 @@ here predicts, dequantises or synthesises; the decoder never uses pickle or torc
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -111,7 +112,7 @@ class TeCoNeRVStream:
     residual: str  # "none", "first" (keyframe's parameters) or "previous" (closed loop)
     keyframe_interval: int  # 0: the first clip only
     unique_counts: tuple[int, ...]  # per HypoNeRV layer, 0 for a base-only layer
-    clips: list[list[list[CodedTensor]]]  # clip -> position -> layer with unique parameters
+    clips: Sequence[list[list[CodedTensor]]]  # clip -> position -> layer with unique ones
 
     def is_keyframe(self, clip: int) -> bool:
         """Whether ``clip`` holds full parameters (Sec. 3.3, and random access)."""
@@ -179,31 +180,58 @@ def read_head(data: bytes) -> tuple[Container, TeCoNeRVStream]:
 
 
 def read_clips(container: Container, setup: TeCoNeRVStream) -> TeCoNeRVStream:
-    """``setup`` with the clips of ``container`` (`read_head`). Before a tensor is read, the
-    section and each clip must hold the fewest bytes of their tensors (`MIN_TENSOR_BYTES`)."""
+    """``setup`` with the clips of ``container`` (`read_head`), as `CodedClips`: every clip is
+    read here once (a malformed one raises `BitstreamError` now), then again when it is asked
+    for. Before a tensor is read, the section and each clip must hold the fewest bytes of their
+    tensors (`MIN_TENSOR_BYTES`)."""
     header = container.header
     reader = ByteReader(container.section(CLIPS_TAG))
     positions = setup.tiling(header).count
     counts = [n for n in setup.unique_counts if n]
-    clip_bytes = positions * len(counts) * MIN_TENSOR_BYTES
     clip_total = clip_count(header.frame_count, setup.clip_frames)
-    reader.need(clip_total * (1 + clip_bytes), f"clips section ({clip_total} clips)")
-    clips = []
+    least = positions * len(counts) * MIN_TENSOR_BYTES
+    reader.need(clip_total * (1 + least), f"clips section ({clip_total} clips)")
+    parts = []
     for index in range(clip_total):
         length = reader.uvarint(f"clip {index} length", reader.remaining)
-        clip_reader = ByteReader(reader.take(length, f"clip {index}"))
-        clip_reader.need(clip_bytes, f"clip {index} ({positions} x {len(counts)} tensors)")
+        parts.append(reader.take(length, f"clip {index}"))
+    reader.expect_end("clips section")
+    clips = CodedClips(parts, positions, counts, setup.bits)
+    for _ in clips:  # each clip read and dropped: a decoder holds one at a time
+        pass
+    return replace(setup, clips=clips)
+
+
+class CodedClips(Sequence):
+    """A file's clips (clip -> position -> layer with unique parameters, as
+    `TeCoNeRVStream.clips`), each read from its bytes when it is asked for: a decoder holds
+    the symbols of one clip at a time, however many the file has."""
+
+    def __init__(self, parts: list, positions: int, counts: list[int], bits: int):
+        self.parts, self.positions, self.counts, self.bits = parts, positions, counts, bits
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        reader = ByteReader(self.parts[index])
+        index %= len(self)
+        layers = len(self.counts)
+        reader.need(
+            self.positions * layers * MIN_TENSOR_BYTES,
+            f"clip {index} ({self.positions} x {layers} tensors)",
+        )
         clip = [
             [
-                _read_tensor(clip_reader, count, setup.bits, f"clip {index} tubelet {p} layer {k}")
-                for k, count in enumerate(counts)
+                _read_tensor(reader, count, self.bits, f"clip {index} tubelet {p} layer {k}")
+                for k, count in enumerate(self.counts)
             ]
-            for p in range(positions)
+            for p in range(self.positions)
         ]
-        clip_reader.expect_end(f"clip {index}")
-        clips.append(clip)
-    reader.expect_end("clips section")
-    return replace(setup, clips=clips)
+        reader.expect_end(f"clip {index}")
+        return clip
 
 
 def _read_tensor(reader: ByteReader, count: int, bits: int, name: str) -> CodedTensor:
