@@ -12,12 +12,13 @@ import sys
 _CHILD = """
 import os, resource, sys
 from importlib import import_module
-import torch
+import numpy, torch
 from inrcodec.cli import main
 from inrcodec.codecs.registry import file_codecs
 torch.set_num_threads(1)
 for entry in file_codecs().values():
     import_module(entry.module + ".codec")
+numpy.ones((64, 64)) @ numpy.ones((64, 64))  # OpenBLAS maps its buffers on the first product
 mapped = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 limit = mapped + int(sys.argv[1]) * 2**20
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -30,7 +31,7 @@ def run_limited(
 ) -> subprocess.CompletedProcess:
     """``inrcodec ARGS`` with ``memory_mb`` MiB of address space beyond its imports, on one
     thread; its exit status and output (text)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-c", _CHILD, str(memory_mb), *map(str, args)],
         capture_output=True,

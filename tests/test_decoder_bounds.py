@@ -16,6 +16,8 @@ import pytest
 import inrcodec
 from inrcodec.codecs.hinerv import bitstream as hinerv
 from inrcodec.codecs.nvrc import bitstream as nvrc
+from inrcodec.codecs.registry import module_for_file
+from inrcodec.codecs.synthesis import network_memory
 from inrcodec.codecs.teconerv import bitstream as teconerv
 from inrcodec.codecs.teconerv.codec import load_coding_model
 from inrcodec.coding import BitstreamError, Container, VideoHeader
@@ -153,9 +155,9 @@ def test_nvrc_lengths_and_grid_layout_are_checked_on_the_meta_layout_first(
 # ------------------------------------------------------------------------------ TeCoNeRV
 
 
-@pytest.fixture(scope="module")
-def teconerv_file() -> bytes:
-    """One clip of 64x64 for the committed default model: random symbols, real layout."""
+def synthetic_teconerv(width: int = 64, height: int = 64) -> bytes:
+    """One clip for the committed default model: random symbols (the same at every tubelet),
+    the real layout."""
     model = load_coding_model()
     cfg = model.net.config
     counts = cfg.unique_counts()
@@ -165,21 +167,28 @@ def teconerv_file() -> bytes:
         for n in counts
         if n
     ]
+    tube = (cfg.hypo.height, cfg.hypo.width)
     stream = teconerv.TeCoNeRVStream(
         model_hash=model.digest,
         model_name=model.name,
         clip_frames=cfg.hypo.frames,
-        tube=(cfg.hypo.height, cfg.hypo.width),
+        tube=tube,
         overlap=(0, 0),
         fusion="crop",
         bits=4,
         residual="none",
         keyframe_interval=0,
         unique_counts=counts,
-        clips=[[tensors]],
+        clips=[[tensors] * teconerv.Tiling((height, width), tube).count],
     )
-    header = VideoHeader(width=64, height=64, frame_count=cfg.hypo.frames, fps_num=25)
+    header = VideoHeader(width=width, height=height, frame_count=cfg.hypo.frames, fps_num=25)
     return teconerv.write_stream(stream, header)
+
+
+@pytest.fixture(scope="module")
+def teconerv_file() -> bytes:
+    """One clip of 64x64 (`synthetic_teconerv`)."""
+    return synthetic_teconerv()
 
 
 @pytest.fixture
@@ -295,3 +304,29 @@ def test_info_reads_the_clips_structure_whole():
         damaged = Container(container.codec, container.header, sections)
         with pytest.raises(BitstreamError, match=f"^{where}: 1 unexpected trailing bytes"):
             teconerv.describe(damaged.to_bytes())
+
+
+# --------------------------------------------------------------------------- memory estimate
+
+
+@pytest.mark.parametrize("codec", ["hinerv", "nvrc", "teconerv"])
+def test_the_memory_estimate_is_enough_to_decode_720p(codec, tmp_path):
+    if codec == "teconerv":
+        data = synthetic_teconerv(1280, 720)
+    else:  # the golden network, whose grids are coarser than 720p
+        header = replace(Container.from_bytes(golden(codec)).header, width=1280, height=720)
+        data = with_header_bytes(golden(codec), header.to_bytes())
+    path = tmp_path / "720p.inrc"
+    path.write_bytes(data)
+    need = module_for_file(Container.from_bytes(data).codec)[1].decode_memory(data)
+    decoded = run_limited(["decode", path, "-o", tmp_path / "out.y4m"], need // 2**20)
+    assert decoded.returncode == 0, decoded.stderr
+
+
+def test_the_nvrc_estimate_counts_the_grid_context_models_buffers():
+    data = golden("nvrc")
+    header, payload = nvrc.read_payload(data)
+    evaluator = nvrc._context(nvrc.coding_plan(header, payload))
+    buffers = sum(buffer.numel() * buffer.element_size() for buffer in evaluator.buffers)
+    assert buffers > 0
+    assert nvrc.decode_memory(data) == network_memory(payload.config, header) + buffers

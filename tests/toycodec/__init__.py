@@ -8,7 +8,15 @@ It quantises every plane with one step (the rate point) and entropy-codes the co
 from inrcodec.codecs import CodecEntry
 from inrcodec.coding import CodecId
 
-from .codec import ToyCodec, decode, decode_frames, describe, encode, expected_frames
+from .codec import (
+    ToyCodec,
+    decode,
+    decode_frames,
+    decode_memory,
+    describe,
+    encode,
+    expected_frames,
+)
 from .command import DECODE_OPTIONS, ENCODE_OPTIONS, encode_options
 
 #: The one registry line (tests add it with ``monkeypatch.setitem(CODECS, "toy", ENTRY)``).
@@ -21,6 +29,7 @@ __all__ = [
     "ToyCodec",
     "decode",
     "decode_frames",
+    "decode_memory",
     "describe",
     "encode",
     "encode_options",

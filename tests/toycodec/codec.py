@@ -80,6 +80,12 @@ def decode_frames(data: bytes, *, device: str = "cpu") -> VideoChunks:
     return VideoChunks.of(decode(data, device=device))
 
 
+def decode_memory(data: bytes) -> int:
+    """The toy holds every frame at once: its int32 codes and its planes."""
+    header = Container.of_codec(data, CodecId.TEST, (PLANES_TAG,), "toy").header
+    return 8 * header.frame_count * format_of(header).frame_samples
+
+
 def describe(data: bytes) -> dict:
     container = Container.of_codec(data, CodecId.TEST, (PLANES_TAG,), "toy")
     step = ByteReader(container.section(PLANES_TAG)).uvarint("step", MAX_STEP, min_value=1)

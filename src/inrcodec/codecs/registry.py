@@ -7,7 +7,11 @@ A registered package exports, lazily (`inrcodec.lazy`; the names: `codec_exports
 - ``encode(video, **options) -> EncodeResult``, ``decode(data, *, device, **options) ->
   Video`` and ``decode_frames(data, ...) -> VideoChunks`` (the same frames, synthesised as
   they are read; malformed input raises before it returns);
-- ``describe(data) -> dict``, what ``inrcodec info`` prints about one of its files;
+- ``describe(data) -> dict``, what ``inrcodec info`` prints about one of its files, in time
+  and memory proportional to the file's bytes;
+- ``decode_memory(data) -> int``, about the bytes its decoder needs at once (the network or
+  model data and one frame's, or clip's, synthesis), from the header and the sections that
+  shape the decoder alone (`inrcodec.codecs.api` checks it against ``max_memory``);
 - ``ENCODE_OPTIONS`` / ``DECODE_OPTIONS`` (`inrcodec.codecs.options.Option`) and
   ``encode_options(values) -> (keywords for encode, one line describing the setting)``;
 - its harness class (a `inrcodec.codecs.base.Codec`), named by the entry;
@@ -53,7 +57,7 @@ def codec_exports(harness: str, *, train_command: bool = False) -> dict[str, str
     """The names a codec package exports for the registry (module docstring), each with the
     module of the package that holds it: the package's lazy table (`inrcodec.lazy`)."""
     exports = dict.fromkeys((harness, "encode", "decode", "decode_frames"), "codec")
-    exports["describe"] = "bitstream"
+    exports |= dict.fromkeys(("describe", "decode_memory"), "bitstream")
     exports |= dict.fromkeys(("ENCODE_OPTIONS", "DECODE_OPTIONS", "encode_options"), "command")
     if train_command:
         exports["add_train_parser"] = "command"

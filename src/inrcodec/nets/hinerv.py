@@ -599,6 +599,27 @@ def macs_per_frame(
     return macs + area(-1) * c_in * 3
 
 
+def peak_activations(config: HiNeRVConfig, height: int, width: int) -> int:
+    """About the most activation values a whole-frame forward of one frame holds at once: the
+    largest, over the stages, of the upsampled map's area (with its context) times its widest
+    moment, either the upsampling's copies of the input (``5 c_in`` channels) or a block's
+    input and normalised input beside its MLP's hidden layer and GELU (``2 c + 2 hidden``).
+    In float32, this is 0.8 to 1.4 times what the resident memory grew by in a decode of one
+    frame (measured on CPU and paper presets, 720p to 4K: more where the allocator keeps
+    some of the earlier stages' memory)."""
+    stride = config.total_stride
+    rows = _context(config, 0, _padded(height, stride))
+    cols = _context(config, 0, _padded(width, stride))
+    c_in, peak = config.channels[0], 0
+    for i, (c_out, expansion) in enumerate(zip(config.channels, config.expansions, strict=True)):
+        (top, bottom), (left, right) = rows[2 * i + 1], cols[2 * i + 1]
+        hidden = int(c_out * expansion)
+        widest = max(5 * c_in, 2 * max(c_in, c_out) + 2 * hidden)
+        peak = max(peak, (bottom - top) * (right - left) * widest)
+        c_in = c_out
+    return peak
+
+
 def macs_per_pixel(
     config: HiNeRVConfig, height: int, width: int, patch: tuple[int, int] | None = None
 ) -> float:

@@ -34,6 +34,7 @@ from inrcodec.codecs.network_section import (
     network_values,
     parameter_specs,
 )
+from inrcodec.codecs.synthesis import network_memory
 from inrcodec.coding import (
     BitstreamError,
     CodecId,
@@ -190,6 +191,14 @@ def _read_model(data: bytes) -> tuple[HiNeRVConfig, str, int]:
 
 def _container(data: bytes) -> Container:
     return Container.of_codec(data, CodecId.HINERV, (MODEL_TAG, PARAMETERS_TAG), "HiNeRV")
+
+
+def decode_memory(data: bytes) -> int:
+    """About the bytes the decoder needs at once (`network_memory`), from the header and the
+    model section alone."""
+    container = _container(data)
+    config, _, _ = _read_model(container.section(MODEL_TAG))
+    return network_memory(config, container.header)
 
 
 def describe(data: bytes) -> dict:

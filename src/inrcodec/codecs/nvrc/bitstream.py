@@ -39,6 +39,7 @@ from inrcodec.codecs.network_section import (
     network_config,
     network_values,
 )
+from inrcodec.codecs.synthesis import network_memory
 from inrcodec.coding import (
     BitstreamError,
     CodecId,
@@ -50,11 +51,13 @@ from inrcodec.coding import (
 from inrcodec.coding.fields import Check, Fixed, Flags, Table, Tuple, UInt
 from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.nets.hinerv import HiNeRV, HiNeRVConfig
+from inrcodec.quant.blocks import BlockLayout
 
 from .fixed_point import (
     CODING_VERSION,
     MAX_KERNEL,
     MAX_WIDTH,
+    BlockGeometry,
     ContextEvaluator,
     FixedContextModel,
     det_exp,
@@ -560,6 +563,22 @@ def describe(data: bytes) -> dict:
     ``rate_split``, the bytes and rate of each part (`section_bytes`, the split of Fig. 4)."""
     header = Container.from_bytes(data).header
     return {**describe_container(data), "rate_split": rate_table(section_bytes(data), header)}
+
+
+def decode_memory(data: bytes) -> int:
+    """About the bytes the decoder needs at once, from the header and the model section
+    alone: `network_memory`, and what decoding the grids holds (`ContextEvaluator`: each
+    context layer's float64 input at every padded block position of every partition)."""
+    container = Container.of_codec(data, CodecId.NVRC, TAGS, "NVRC")
+    config, compression, _ = _read_model(container.section(MODEL_TAG))
+    network = network_memory(config, container.header)
+    if compression.grid_model != "context":
+        return network
+    block = compression.block
+    rows = sum(BlockLayout(size, block).num_partitions for size in config.grid_level_sizes())
+    positions = BlockGeometry(block, compression.context_kernel).size
+    inputs = 1 + compression.context_width * (compression.context_blocks - 1)
+    return network + 8 * rows * positions * inputs
 
 
 # ------------------------------------------------------------------------------ quantiser

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from inrcodec.codecs.info import describe_container, rate_table
+from inrcodec.codecs.synthesis import OUTPUT_BYTES
 from inrcodec.coding import (
     ENTROPY_MODELS,
     BitstreamError,
@@ -279,6 +280,22 @@ def rate_split(data: bytes) -> dict:
     reader.expect_end("clips section")
     parts["container"] = len(data) - sum(parts.values())
     return {"bytes": parts, "entropy_models": chosen, "tensors_per_clip": tensors}
+
+
+def decode_memory(data: bytes) -> int:
+    """About the bytes the decoder needs at once, from the header and the setup alone: one
+    clip's symbols and its parameters as reconstructed (float32, with the residuals'
+    references), and its synthesis: its tubelets (float32, as made and as joined), its frames
+    and their output planes (`OUTPUT_BYTES`). The model itself, which the file names but does
+    not hold, is not counted."""
+    container, setup = read_head(data)
+    header = container.header
+    tiling = setup.tiling(header)
+    tube_h, tube_w = setup.tube
+    parameters = 4 * 4 * tiling.count * sum(setup.unique_counts)
+    tubelets = 2 * 4 * 3 * tiling.count * tube_h * tube_w
+    frame = (4 * 3 + OUTPUT_BYTES) * header.height * header.width
+    return parameters + setup.clip_frames * (tubelets + frame)
 
 
 def describe(data: bytes) -> dict:
