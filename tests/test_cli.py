@@ -12,6 +12,7 @@ import pytest
 
 import inrcodec
 from inrcodec.cli import main
+from limited import run_limited
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -122,6 +123,18 @@ def test_failed_convert_leaves_no_output(sample_y4m, tmp_path):
     result = run_cli("convert", str(sample_y4m), str(out), "--start", "40")
     assert result.returncode == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_running_out_of_memory_is_one_line_and_leaves_no_output(tmp_path):
+    fmt = inrcodec.VideoFormat(1280, 720)
+    planes = tuple(np.zeros((10, *shape), np.uint8) for shape in fmt.plane_shapes())
+    source, out = tmp_path / "720p.y4m", tmp_path / "out.y4m"
+    inrcodec.write_video(inrcodec.Video(planes, fmt), source)
+    result = run_limited(["convert", source, out, "--to-chroma", "444"], memory_mb=24)
+    assert result.returncode == 2, result.stderr  # was 1, with numpy's traceback
+    assert result.stderr.startswith("inrcodec: error: out of memory: could not allocate ")
+    assert result.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["720p.y4m"]
 
 
 def test_top_level_api_is_lazy_and_complete():

@@ -1,7 +1,9 @@
 """What a file may ask of the decoder: frames synthesised and handed over a chunk at a time
-(`decode_frames`), and the pixel limit (`max_pixels`, ``--max-pixels``) checked on the
-container's header before anything else. Runs on a HiNeRV file of an untrained hinerv-tiny
-(4 frames of 48x32, made without training) and on headers that ask for more."""
+(`decode_frames`), the pixel limit (`max_pixels`, ``--max-pixels``) checked on the container's
+header before anything else, and the memory limit (`max_memory`, ``--max-memory``) checked on
+the header and the model before any payload; a decoder out of memory all the same says so in
+one line. Runs on a HiNeRV file of an untrained hinerv-tiny (4 frames of 48x32, made without
+training), and on the same network in files whose headers ask for more."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from inrcodec.codecs.network_section import parameter_specs
 from inrcodec.coding import BitstreamError, CodecId, Container, VideoHeader
 from inrcodec.io import read_video
 from inrcodec.nets.hinerv import HiNeRV, preset
+from limited import run_limited
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -26,14 +29,25 @@ PIXELS = 4 * 48 * 32  # frames x height x width of `hinerv_file`
 
 
 @pytest.fixture(scope="module")
-def hinerv_file() -> bytes:
-    """A freshly initialised hinerv-tiny, quantised and coded as the encoder codes one."""
+def payload() -> HiNeRVPayload:
+    """A freshly initialised hinerv-tiny, quantised as the encoder quantises one."""
     config = preset("hinerv-tiny", 4, 32, 48)
     torch.manual_seed(0)
     model = HiNeRV(config, 4, 32, 48)
     names = [name for name, _ in parameter_specs(config, 4, 32, 48)]
-    tensors = compress.quantize_per_channel(model, 6, names)
-    return write_payload(HiNeRVPayload(config, "rgb", 6, tensors), HEADER)
+    return HiNeRVPayload(config, "rgb", 6, compress.quantize_per_channel(model, 6, names))
+
+
+@pytest.fixture(scope="module")
+def hinerv_file(payload) -> bytes:
+    return write_payload(payload, HEADER)
+
+
+def the_same_network(payload: HiNeRVPayload, frames: int, height: int, width: int) -> bytes:
+    """`hinerv_file`'s network in a file whose header asks for ``frames`` of ``width`` x
+    ``height`` (a valid file: its grids are coarser than that video, not finer)."""
+    header = VideoHeader(width=width, height=height, frame_count=frames, fps_num=25)
+    return write_payload(payload, header)
 
 
 def asking_for(frames: int, height: int, width: int) -> bytes:
@@ -127,3 +141,61 @@ def test_a_device_torch_cannot_decode_on_is_one_line(hinerv_file, tmp_path, caps
         err = capsys.readouterr().err
         assert err.startswith(f"inrcodec: error: --device {device}: ") and message in err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------------ memory
+
+
+def test_the_memory_limit_is_checked_on_the_model_before_the_payload(payload):
+    data = Container.from_bytes(the_same_network(payload, 4, 16384, 16384))
+    junk = Container(CodecId.HINERV, data.header, [data.sections[0], (2, b"junk")]).to_bytes()
+    with pytest.raises(BitstreamError, match=r"needs about \d+\.\d GiB at once \(estimated from "
+                       r"its header, for frames of 16384x16384\), more than the decoder's limit "
+                       r"of 16\.0 GiB; .* --max-memory N, or decode\(\.\.\., max_memory=N\)"):
+        api.decode_frames(junk)  # fmt: skip
+    with pytest.raises(BitstreamError, match="parameters section"):
+        api.decode_frames(junk, max_memory=None)  # no limit: the junk payload is refused
+
+
+def test_the_memory_limit_on_the_command_line(payload, tmp_path, capsys):
+    source, out = tmp_path / "big.inrc", tmp_path / "out.y4m"
+    source.write_bytes(the_same_network(payload, 4, 2160, 3840))
+    assert main(["decode", str(source), "-o", str(out), "--max-memory", "1G"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("inrcodec: error: decoding this file needs about 1.9 GiB at once")
+    assert "more than the decoder's limit of 1.0 GiB" in err and err.count("\n") == 1
+    for bad in ["0", "-1", "1.5", "many", "8X"]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["decode", str(source), "-o", str(out), "--max-memory", bad])
+        assert exit_.value.code == 2
+        assert "expected a size such as 8G or 512M" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.inrc"]
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True, "1G"])
+def test_a_memory_limit_that_is_not_a_positive_integer_is_refused(bad, hinerv_file):
+    with pytest.raises(CodecError, match="max_memory must be a positive integer or None"):
+        api.decode(hinerv_file, max_memory=bad)
+
+
+def test_a_decoder_out_of_memory_says_so_in_one_line_and_leaves_nothing(payload, tmp_path):
+    source, out = tmp_path / "4k.inrc", tmp_path / "out.y4m"
+    source.write_bytes(the_same_network(payload, 4, 2160, 3840))  # about 1 GB per frame
+    decoded = run_limited(["decode", source, "-o", out], memory_mb=400)
+    assert decoded.returncode == 2, decoded.stderr  # was 1, and 46 lines of torch's traceback
+    assert decoded.stderr.startswith(
+        "inrcodec: error: out of memory decoding 4 frames of 3840x2160: could not allocate "
+    )
+    assert "expect to need about 1.9 GiB" in decoded.stderr and decoded.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["4k.inrc"]
+
+
+def test_decode_bounds_the_video_it_collects_and_points_to_decode_frames(payload):
+    data = the_same_network(payload, 2**20, 144, 176)  # 2.7e10 pixels: within the pixel limit
+    with pytest.raises(BitstreamError, match=r"decode\(\) collects the whole video, 1048576 "
+                       r"frames of 176x144 in 37\.1 GiB, .* decode_frames\(\) hands the frames"):
+        api.decode(data)  # fmt: skip  # was a MemoryError (24.8 GiB asked of numpy)
+    first = next(iter(api.decode_frames(data)))  # streamed, the same file is no trouble
+    assert (first.num_frames, first.height, first.width) == (1, 144, 176)
+    whole = api.decode(the_same_network(payload, 8, 144, 176), max_memory=2**30)
+    assert whole.num_frames == 8

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from inrcodec import __version__
 from inrcodec.codecs.options import add_input_options, open_input
-from inrcodec.errors import InrcodecError
+from inrcodec.errors import InrcodecError, is_out_of_memory
 
 EXIT_USAGE = 2
 
@@ -33,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (InrcodecError, OSError) as error:
         print(f"inrcodec: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (MemoryError, RuntimeError) as error:
+        if not is_out_of_memory(error):
+            raise
+        from inrcodec.codecs.api import asked
+
+        print(f"inrcodec: error: out of memory: {asked(error)}", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -89,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_codec_commands(commands) -> None:
     """``encode``, ``train`` and ``decode``, with the options each registered codec declares
     (`inrcodec.codecs.registry`)."""
-    from inrcodec.codecs.api import MAX_PIXELS
+    from inrcodec.codecs.api import MAX_MEMORY, MAX_PIXELS
     from inrcodec.codecs.registry import file_codecs
 
     modules = {name: entry.load() for name, entry in file_codecs().items()}
@@ -133,6 +140,15 @@ def add_codec_commands(commands) -> None:
         metavar="N",
         help=f"refuse a file of more than N pixels, frames x height x width (default "
         f"{MAX_PIXELS:,}, a 4K video of 12 000 frames), before decoding anything",
+    )
+    decode.add_argument(
+        "--max-memory",
+        type=parse_size,
+        default=MAX_MEMORY,
+        metavar="SIZE",
+        help=f"refuse a file whose decoder needs more than SIZE bytes at once (K, M, G or T: "
+        f"binary units; default {MAX_MEMORY // 2**30}G), estimated from its header before "
+        "decoding anything",
     )
     add_codec_options(decode, {name: m.DECODE_OPTIONS for name, m in modules.items()})
     decode.set_defaults(run=run_decode)
@@ -265,6 +281,21 @@ def parse_pixel_count(text: str) -> int:
         whole = False
     if not whole:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(value)
+
+
+def parse_size(text: str) -> int:
+    """A positive whole number of bytes, written out or with K, M, G or T (powers of 1024)."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    unit = text[-1:].upper()
+    number, factor = (text[:-1], units[unit]) if unit in units else (text, 1)
+    try:
+        value = float(number) * factor
+        whole = value == int(value) >= 1
+    except (ValueError, OverflowError):  # not a number, inf, nan
+        whole = False
+    if not whole:
+        raise argparse.ArgumentTypeError(f"expected a size such as 8G or 512M, got {text!r}")
     return int(value)
 
 
@@ -483,7 +514,8 @@ def run_decode(args: argparse.Namespace) -> int:
     module.decode_frames  # noqa: B018  (imported before the clock starts: imports are not decoding)
     started = time.perf_counter()
     device = checked_device(args.device)
-    video = decode_frames(data, device=device, max_pixels=args.max_pixels, **values)
+    limits = dict(max_pixels=args.max_pixels, max_memory=args.max_memory)
+    video = decode_frames(data, device=device, **limits, **values)
     write_video(video, args.output)  # each chunk written as it is synthesised
     seconds = time.perf_counter() - started
     print(f"wrote {args.output}: {video.describe()}")
