@@ -7,6 +7,11 @@ training), and on the same network in files whose headers ask for more."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -199,3 +204,32 @@ def test_decode_bounds_the_video_it_collects_and_points_to_decode_frames(payload
     assert (first.num_frames, first.height, first.width) == (1, 144, 176)
     whole = api.decode(the_same_network(payload, 8, 144, 176), max_memory=2**30)
     assert whole.num_frames == 8
+
+
+# ------------------------------------------------------------------------------ signals
+
+#: Ctrl-C raises KeyboardInterrupt even where this test runs with SIGINT ignored (a
+#: background job), which a child would inherit.
+INTERRUPTIBLE = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+
+
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_decode_stopped_by_a_signal_leaves_nothing_behind(stop, status, payload, tmp_path):
+    source, out = tmp_path / "long.inrc", tmp_path / "out.y4m"
+    source.write_bytes(the_same_network(payload, 3000, 144, 176))  # minutes of frames
+    command = "import sys; from inrcodec.cli import main; sys.exit(main(sys.argv[1:]))"
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTIBLE + command, "decode", source, "-o", out],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while process.poll() is None and not any(p.suffix == ".tmp" for p in tmp_path.iterdir()):
+            time.sleep(0.05)  # until the decoder writes its temporary output
+        process.send_signal(stop)
+        err = process.communicate(timeout=120)[1]
+    finally:
+        process.kill()
+    assert process.returncode == status, err  # SIGTERM was -15, its partial file left
+    assert err.endswith(("inrcodec: terminated\n", "inrcodec: interrupted\n"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.inrc"]

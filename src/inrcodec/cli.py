@@ -1,7 +1,9 @@
 """The `inrcodec` command: ``encode``, ``decode``, ``info``, ``metrics``, ``convert``, ``bench``.
 
 User mistakes (a missing file, an unknown format, videos that do not match, a malformed
-bitstream) print one line ``inrcodec: error: ...`` and exit with status 2, without a traceback.
+bitstream) and running out of memory print one line ``inrcodec: error: ...`` and exit with
+status 2, without a traceback. A command stopped by Ctrl-C (SIGINT) or SIGTERM removes its
+temporary output (`inrcodec.atomic`) before it exits; SIGKILL cannot be caught, and leaves it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 from pathlib import Path
 
@@ -23,14 +26,26 @@ class UserError(InrcodecError):
     """A mistake in what the user asked for: reported in one line, exit status 2."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is, so that it unwinds as on Ctrl-C."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.run(args)
     except KeyboardInterrupt:
         print("inrcodec: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("inrcodec: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except (InrcodecError, OSError) as error:
         print(f"inrcodec: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -41,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"inrcodec: error: out of memory: {asked(error)}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
