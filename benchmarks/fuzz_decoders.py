@@ -20,11 +20,11 @@ Per codec of `inrcodec.codecs.registry.file_codecs()` the fuzzer
    specials or random bytes written into a take, bytes inserted after a field or the field
    deleted. The aimed field is drawn section first (the header and every section alike), so
    the small sections that shape everything after them are hit as often as the big ones;
-4. decodes each case with `inrcodec.codecs.api.decode`, under the resource limit a run agrees
-   to (`MAX_PIXELS`), in a pool of worker processes
-   (`Workers`), each on one torch thread, under ``--timeout`` and an address-space limit
-   (``RLIMIT_AS``: what the worker maps after its imports plus ``--memory-mb``); a worker that
-   dies or runs out of time is replaced;
+4. describes each case as ``inrcodec info`` does (the codec's ``describe``), then decodes it
+   with `inrcodec.codecs.api.decode` under the resource limits a run agrees to (`MAX_PIXELS`,
+   `MAX_MEMORY`), in a pool of worker processes (`Workers`), each on one torch thread, under
+   ``--timeout`` and an address-space limit (``RLIMIT_AS``: what the worker maps after its
+   imports plus ``--memory-mb``); a worker that dies or runs out of time is replaced;
 5. prints the outcomes per codec and writes a reproducer for every case that is not clean to
    ``--out``: ``<codec>-<case>-<outcome>.inrc`` and ``.txt`` (the mutation in one line, and
    what the decoder did).
@@ -36,10 +36,12 @@ entropy-coded word that still seals), so a decode fails only where it breaks wha
 must guarantee, and is then a *wrong decode*: the video's format or frame count is not the
 header's, or an entropy decoder returned more symbols than its payload holds (`SymbolLedger`:
 symbols decoded from the coder's sealed state that the payload's own model finds less likely
-than 2^-24). Every other outcome is a failure: *exception* (any other exception, or an
-inrcodec error without a message), *timeout*, *memory* (`MemoryError`, or torch's failed
-allocation, under the limit: a decoder allocates in proportion to its input, and these files
-are a few kilobytes) and *crash* (the worker died).
+than 2^-24), or ``info`` refused the file that decodes. Every other outcome, of ``info`` or of
+the decode, is a failure: *exception* (any other exception, or an inrcodec error without a
+message), *timeout*, *memory* (`MemoryError`, the decoder's `DecoderMemoryError` included, or
+torch's failed allocation, under the limits: a decoder allocates in proportion to its input
+or to what the limits it checked allow, and these files are a few kilobytes) and *crash* (the
+worker died).
 
 The default suite runs a short run (tests/test_fuzz_decoders.py); the issue's closing run is
 ``--cases 30000``.
@@ -73,11 +75,11 @@ import inrcodec
 from inrcodec.codecs import api
 from inrcodec.codecs.header import format_of
 from inrcodec.codecs.nvrc.model import CompressionConfig
-from inrcodec.codecs.registry import file_codecs
+from inrcodec.codecs.registry import file_codecs, module_for_file
 from inrcodec.coding import MAGIC, Container, QuantizedDecoder
 from inrcodec.coding.tables import means_from_indices, scales_from_indices
 from inrcodec.coding.varint import ByteReader, encode_svarint, encode_uvarint
-from inrcodec.errors import InrcodecError
+from inrcodec.errors import InrcodecError, is_out_of_memory
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "carphone_176x144_32f.y4m"
@@ -462,10 +464,10 @@ class SymbolLedger:
 
         def kept_decode(decoder, mean_index, scale_index):
             symbols = decode(decoder, mean_index, scale_index)
-            if decoder.high != decoder.low:
-                decoder.fuzz_entry[-1].append(
-                    (symbols, *np.broadcast_arrays(mean_index, scale_index, symbols)[:2])
-                )
+            if decoder.high != decoder.low:  # indices of any shape, flat as the symbols
+                shape = np.shape(mean_index)
+                flat = [np.broadcast_to(i, shape).reshape(-1) for i in (mean_index, scale_index)]
+                decoder.fuzz_entry[-1].append((symbols, *flat))
             return symbols
 
         QuantizedDecoder.__init__ = kept_init
@@ -488,41 +490,62 @@ class SymbolLedger:
         return None
 
 
-#: The decoder resource limit a fuzzing run agrees to (`api.decode`'s ``max_pixels``): about
-#: 165 frames of 176x144, twenty times the largest valid file's video. A mutated header that
-#: asks for more (e.g. 65 535 frames) must be refused by the limit, as `inrcodec decode
-#: --max-pixels` would refuse it for a user who agreed to that much.
+#: The decoder resource limits a fuzzing run agrees to (`api.decode`'s ``max_pixels`` and
+#: ``max_memory``): about 165 frames of 176x144, twenty times the largest valid file's video,
+#: and a quarter of the workers' default address space beyond their imports. A mutated header
+#: that asks for more (e.g. 65 535 frames, or one frame of 2048x2048) must be refused by the
+#: limits, as `inrcodec decode --max-pixels` and ``--max-memory`` would refuse it for a user
+#: who agreed to that much.
 MAX_PIXELS = 2**22
+MAX_MEMORY = 2**28
 
 
 def decode_case(data: bytes, ledger: SymbolLedger) -> tuple[str, str]:
-    """Decode one case here and classify it (module docstring): ``(outcome, detail)``."""
+    """Describe (``inrcodec info``) and decode one case here and classify it (module
+    docstring): ``(outcome, detail)``."""
+    described, about = attempt(lambda: _described(data))
+    if described in FAILURES:
+        return described, f"info: {about}"
+    outcome, detail = attempt(lambda: _decoded(data, ledger))
+    if outcome == "decoded" and described == "clean":
+        return "wrong decode", f"info refused a file that decodes: {about}"
+    return outcome, detail
+
+
+def _described(data: bytes) -> tuple[str, str]:
+    _, module = module_for_file(Container.from_bytes(data).codec)
+    return "described", f"{len(module.describe(data))} entries"
+
+
+def _decoded(data: bytes, ledger: SymbolLedger) -> tuple[str, str]:
     ledger.payloads.clear()
+    video = api.decode(data, max_pixels=MAX_PIXELS, max_memory=MAX_MEMORY)
+    header = Container.from_bytes(data).header
+    if video.format != format_of(header) or video.num_frames != header.frame_count:
+        return "wrong decode", (
+            f"{video.num_frames} frames of {video.format}, but the header says "
+            f"{header.frame_count} frames of {format_of(header)}"
+        )
+    if problem := ledger.overdrawn():
+        return "wrong decode", problem
+    return "decoded", f"{video.num_frames} frames"
+
+
+def attempt(run) -> tuple[str, str]:
+    """``run()``'s own ``(outcome, detail)``, or the outcome of what it raised."""
     try:
-        video = api.decode(data, max_pixels=MAX_PIXELS)
-        header = Container.from_bytes(data).header
-        if video.format != format_of(header) or video.num_frames != header.frame_count:
-            return "wrong decode", (
-                f"{video.num_frames} frames of {video.format}, but the header says "
-                f"{header.frame_count} frames of {format_of(header)}"
-            )
-        if problem := ledger.overdrawn():
-            return "wrong decode", problem
-        return "decoded", f"{video.num_frames} frames"
-    except MemoryError as error:
-        return "memory", f"{type(error).__name__}: {error}"
+        return run()
     except InrcodecError as error:
+        if isinstance(error, MemoryError):  # the decoder's own report of a failed allocation
+            return "memory", f"{type(error).__name__}: {error}"
         if str(error):
             return "clean", f"{type(error).__name__}: {error}"
         return "exception", f"{type(error).__name__} without a message"
-    except RuntimeError as error:
-        if "can't allocate memory" in str(error):
-            return "memory", f"RuntimeError: {error}"
-        return "exception", f"RuntimeError: {error}"
     except BaseException as error:  # noqa: BLE001 - Rust panics are BaseExceptions
         if isinstance(error, KeyboardInterrupt | SystemExit):
             raise
-        return "exception", f"{type(error).__name__}: {error}"
+        outcome = "memory" if is_out_of_memory(error) else "exception"
+        return outcome, f"{type(error).__name__}: {error}"
 
 
 def _serve(connection, memory_mb: int) -> None:

@@ -11,11 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from inrcodec.codecs import api
+from inrcodec.codecs.api import DecoderMemoryError
 from inrcodec.codecs.registry import file_codecs
 from inrcodec.coding import BitstreamError, Container, encode_quantized
 from inrcodec.coding.varint import ByteReader
+from test_decoder_bounds import constant_tensors, golden
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -128,6 +131,32 @@ def test_the_workers_classify_decodes_errors_timeouts_and_memory(fuzz, valid):
         assert [r[1] for r in pool.run([(0, valid["hinerv"])])] == ["memory"]
     finally:
         pool.close()
+
+
+def test_a_failed_allocation_or_a_foreign_exception_fails_a_case(fuzz):
+    assert fuzz.attempt(lambda: np.empty(2**62, np.uint8))[0] == "memory"
+    assert fuzz.attempt(lambda: torch.empty(2**62, dtype=torch.uint8))[0] == "memory"
+    assert fuzz.attempt(lambda: {}["x"]) == ("exception", "KeyError: 'x'")
+
+    def refused():
+        raise BitstreamError("refused")
+
+    def out_of_memory():
+        raise DecoderMemoryError("out of memory decoding 1 frame")
+
+    assert fuzz.attempt(refused) == ("clean", "BitstreamError: refused")
+    assert fuzz.attempt(out_of_memory)[0] == "memory"  # an inrcodec error, yet a failure
+
+
+def test_info_is_fuzzed_too(fuzz):
+    """The file of tensors declaring 2^24 symbols that `inrcodec info` once decoded (2.5 GB):
+    decode refuses it before any clip, so only a fuzzer that runs ``info`` saw the memory."""
+    pool = fuzz.Workers(1, timeout=60, memory_mb=256)
+    try:
+        [(_, outcome, detail)] = pool.run([(0, constant_tensors(golden("teconerv"), 2**24))])
+    finally:
+        pool.close()
+    assert outcome == "clean" and detail.startswith("BitstreamError: decoding this file needs")
 
 
 def test_the_coders_model_is_measured_right(fuzz):
