@@ -131,10 +131,8 @@ def _memory_reported(header: VideoHeader, need: int):
 def check_pixels(header: VideoHeader, max_pixels: int | None) -> None:
     """Refuse, with a `BitstreamError`, a file whose header asks for more than ``max_pixels``
     pixels (frames x height x width; None: any number)."""
-    if max_pixels is None:
+    if not _is_limit("max_pixels", max_pixels):
         return
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-        raise CodecError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
     pixels = header.frame_count * header.height * header.width
     if pixels > max_pixels:
         raise BitstreamError(
@@ -142,6 +140,13 @@ def check_pixels(header: VideoHeader, max_pixels: int | None) -> None:
             f"{pixels:,} pixels, more than the decoder's limit of {max_pixels:,}; if you trust "
             "it, allow more (inrcodec decode --max-pixels N, or decode(..., max_pixels=N))"
         )
+
+
+def _is_limit(name: str, value: int | None) -> bool:
+    """Whether ``value`` sets a limit (None: no limit); a `CodecError` if it is no limit."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise CodecError(f"{name} must be a positive integer or None, got {value!r}")
+    return value is not None
 
 
 def video_bytes(header: VideoHeader) -> int:
@@ -153,10 +158,8 @@ def check_memory(header: VideoHeader, need: int, max_memory: int | None, collect
     """Refuse, with a `BitstreamError`, a file whose decoder needs more than ``max_memory``
     bytes at once (``need``, from its codec's ``decode_memory``; with ``collect``, the whole
     video too; None: any number)."""
-    if max_memory is None:
+    if not _is_limit("max_memory", max_memory):
         return
-    if isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 1:
-        raise CodecError(f"max_memory must be a positive integer or None, got {max_memory!r}")
     video = video_bytes(header) if collect else 0
     if need + video <= max_memory:
         return
