@@ -11,6 +11,9 @@ The files hold a freshly initialised network, quantised and coded as the encoder
 without the training. The network grows with the frame count too (its temporal grids), so
 the figure that matters is how the peak grows beyond that. The decoder runs on ``--threads``
 threads (default 1: on a shared machine, spinning OpenMP threads make times meaningless).
+Beside the peak it prints the decoder's own estimate of what it needs at once
+(`decode_memory`, which `--max-memory` is checked against), which leaves out what the
+process holds before it decodes (the interpreter, torch: the peak of the smallest file).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 import torch
 
 from inrcodec.codecs.hinerv import compress
-from inrcodec.codecs.hinerv.bitstream import HiNeRVPayload, write_payload
+from inrcodec.codecs.hinerv.bitstream import HiNeRVPayload, decode_memory, write_payload
 from inrcodec.codecs.network_section import parameter_specs
 from inrcodec.coding import VideoHeader
 from inrcodec.nets.hinerv import HiNeRV, preset
@@ -70,16 +73,20 @@ def main() -> None:
         f"# inrcodec decode, HiNeRV-tiny {width}x{height}, {args.threads} thread(s), "
         f"torch {torch.__version__}"
     )
-    print(f"{'frames':>7} {'file B':>9} {'y4m MB':>8} {'peak RSS MB':>12} {'seconds':>8}")
+    print(
+        f"{'frames':>7} {'file B':>9} {'y4m MB':>8} {'peak RSS MB':>12} {'estimate MB':>12} "
+        f"{'seconds':>8}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         for frames in args.frames:
             source, output = Path(folder) / f"{frames}.inrc", Path(folder) / f"{frames}.y4m"
-            source.write_bytes(hinerv_file(frames, height, width))
+            data = hinerv_file(frames, height, width)
+            source.write_bytes(data)
             peak, seconds = decode_peak(source, output, args.threads)
             size = output.stat().st_size
             print(
-                f"{frames:7d} {source.stat().st_size:9d} {size / 1e6:8.1f} "
-                f"{peak / 1e6:12.1f} {seconds:8.1f}"
+                f"{frames:7d} {len(data):9d} {size / 1e6:8.1f} {peak / 1e6:12.1f} "
+                f"{decode_memory(data) / 1e6:12.1f} {seconds:8.1f}"
             )
 
 

@@ -157,7 +157,7 @@ def test_the_memory_limit_is_checked_on_the_model_before_the_payload(payload):
     junk = Container(CodecId.HINERV, data.header, [data.sections[0], (2, b"junk")]).to_bytes()
     with pytest.raises(BitstreamError, match=r"needs about \d+\.\d GiB at once \(estimated from "
                        r"its header, for frames of 16384x16384\), more than the decoder's limit "
-                       r"of 16\.0 GiB; .* --max-memory N, or decode\(\.\.\., max_memory=N\)"):
+                       r"of 32\.0 GiB; .* --max-memory N, or decode\(\.\.\., max_memory=N\)"):
         api.decode_frames(junk)  # fmt: skip
     with pytest.raises(BitstreamError, match="parameters section"):
         api.decode_frames(junk, max_memory=None)  # no limit: the junk payload is refused

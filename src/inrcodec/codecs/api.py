@@ -32,10 +32,11 @@ from .registry import codec_module, module_for_file
 #: full-resolution planes per pixel (4:2:0 chroma is subsampled after), so this bounds the
 #: work and, written as it is synthesised, the output (at most 3e11 samples).
 MAX_PIXELS = 10**11
-#: The most bytes a file may need the decoder to hold at once unless the caller allows more:
-#: a 4K frame of the CPU presets needs 2-3 GiB, a 1080p frame of the papers' presets 4 GiB
-#: (HiNeRV-S) to 14 GiB (NVRC-S4), whole frames being synthesised at once.
-MAX_MEMORY = 16 * 2**30
+#: The most bytes a file may need the decoder to hold at once unless the caller allows more.
+#: Every preset decodes within it at the size it is made for (estimates, `decode_memory`): the
+#: CPU presets at 4K need up to 12 GiB (NVRC's grid context), the papers' at 1080p 4 GiB
+#: (NVRC-S1) to 17 GiB (NVRC-S4), whole frames being synthesised at once.
+MAX_MEMORY = 32 * 2**30
 
 
 class DecoderMemoryError(CodecError, MemoryError):
