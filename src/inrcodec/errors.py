@@ -27,11 +27,16 @@ def is_out_of_memory(error: BaseException) -> bool:
     )
 
 
+_UNITS = {
+    unit: 1024**power for power, unit in enumerate(("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"))
+}
+
+
 def allocation(error: BaseException) -> int | None:
     """The bytes a failed allocation asked for, as its allocator says, else None."""
     text = str(error)
     if found := re.search(r"allocate (\d+) bytes", text):  # torch, on the CPU
         return int(found[1])
-    if found := re.search(r"allocate (\d+(?:\.\d+)?) ([KMGT]i)?B\b", text):  # numpy, CUDA
-        return round(float(found[1]) * 1024 ** " KMGT".index((found[2] or " ")[0]))
+    if found := re.search(r"allocate (\d+(?:\.\d+)?) ([KMGTPE]iB|B)\b", text):  # numpy, CUDA
+        return round(float(found[1]) * _UNITS[found[2]])
     return None
