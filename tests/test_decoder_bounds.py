@@ -15,6 +15,7 @@ import pytest
 import inrcodec
 from inrcodec.codecs.hinerv import bitstream as hinerv
 from inrcodec.codecs.nvrc import bitstream as nvrc
+from inrcodec.codecs.nvrc.backbones import HINERV
 from inrcodec.codecs.teconerv import bitstream as teconerv
 from inrcodec.codecs.teconerv.codec import load_coding_model
 from inrcodec.coding import BitstreamError, Container, VideoHeader
@@ -96,8 +97,9 @@ def test_a_short_hinerv_parameters_section_is_refused_before_any_tensor_is_decod
 def nvrc_file(sections: dict[int, bytes] | None = None, **model_change) -> bytes:
     """The golden NVRC file with fields of its model section and whole sections replaced."""
     container = Container.from_bytes(golden("nvrc"))
-    values = nvrc.MODEL_FIELDS.parse(container.section(nvrc.MODEL_TAG), "model")
-    replaced = {nvrc.MODEL_TAG: nvrc.MODEL_FIELDS.write({**values, **model_change})}
+    fields, tag = nvrc.model_fields(HINERV), HINERV.model_tag
+    values = fields.parse(container.section(tag), "model")
+    replaced = {tag: fields.write({**values, **model_change})}
     replaced |= sections or {}
     pairs = [(tag, replaced.get(tag, payload)) for tag, payload in container.sections]
     return Container(container.codec, container.header, pairs).to_bytes()
