@@ -1,6 +1,8 @@
 """The structure of src/inrcodec as its code says: which room imports which, and the longest
 functions. ``python benchmarks/code_structure.py [--top N]`` prints both; run it before and
 after a restructuring (tests/test_architecture.py holds the rules against the same reading).
+``--inside codecs/nvrc`` looks into one package instead: its modules as rooms (the package's
+imports of the rest of inrcodec by room), and its longest functions and classes.
 
 An import is every ``import`` / ``from ... import`` statement, at module level or inside a
 function, resolved to a module of inrcodec; a room is a top-level module or package, and the
@@ -73,11 +75,29 @@ def import_graph() -> dict[str, set[str]]:
     return graph
 
 
-def longest_functions(top: int) -> list[tuple[int, str]]:
+def package_graph(package: str) -> dict[str, set[str]]:
+    """Module of ``package`` (a folder under src/inrcodec) -> the modules of the package and
+    the rooms outside it that it imports."""
+    prefix = "inrcodec." + package.strip("/").replace("/", ".")
+    graph = defaultdict(set)
+    for path in sorted((SRC / package).rglob("*.py")):
+        mine = dotted(path).removeprefix(prefix + ".") if dotted(path) != prefix else "__init__"
+        for name in imports(path):
+            if name.startswith(prefix + "."):
+                module = name.removeprefix(prefix + ".").split(".")[0]
+                if (SRC / package / f"{module}.py").exists() and module != mine:
+                    graph[mine].add(module)
+            elif name != prefix:
+                graph[mine].add(codec_room(name))
+    return graph
+
+
+def longest(top: int, kinds=(ast.FunctionDef, ast.AsyncFunctionDef), under: str = ""):
+    """The ``top`` longest definitions of ``kinds`` in the modules under ``under``."""
     found = []
-    for path in sorted(SRC.rglob("*.py")):
+    for path in sorted((SRC / under).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if isinstance(node, kinds):
                 length = node.end_lineno - node.lineno + 1
                 found.append((length, f"{path.relative_to(SRC.parent)}:{node.lineno} {node.name}"))
     return sorted(found, reverse=True)[:top]
@@ -86,13 +106,19 @@ def longest_functions(top: int) -> list[tuple[int, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=15, help="longest functions to list (15)")
+    parser.add_argument("--inside", metavar="PACKAGE", help="a package, e.g. codecs/nvrc")
     args = parser.parse_args()
+    graph = package_graph(args.inside) if args.inside else import_graph()
     print("import graph (room -> rooms it imports):")
-    for mine, theirs in sorted(import_graph().items()):
+    for mine, theirs in sorted(graph.items()):
         print(f"  {mine} -> {', '.join(sorted(theirs))}")
     print("longest functions (lines):")
-    for length, where in longest_functions(args.top):
+    for length, where in longest(args.top, under=args.inside or ""):
         print(f"  {length:4d}  {where}")
+    if args.inside:
+        print("longest classes (lines):")
+        for length, where in longest(args.top, (ast.ClassDef,), args.inside):
+            print(f"  {length:4d}  {where}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pytest
 
 from inrcodec.codecs.hinerv import bitstream as hinerv
 from inrcodec.codecs.nvrc import bitstream as nvrc
+from inrcodec.codecs.nvrc.backbones import HINERV
 from inrcodec.codecs.teconerv import bitstream as teconerv
 from inrcodec.coding import BitstreamError, Container
 
@@ -67,6 +68,6 @@ def test_teconerv_file_declaring_other_parameter_counts_fails(unique_counts):
     [("channels", (8, 8, 4, 5)), ("grid_size", (1, 2, 4, 1)), ("block", (1, 4, 4))],
 )
 def test_nvrc_file_declaring_other_parameter_counts_fails(name, value):
-    data = with_first_section_field("nvrc", nvrc.MODEL_FIELDS, name, value)
+    data = with_first_section_field("nvrc", nvrc.model_fields(HINERV), name, value)
     with pytest.raises(BitstreamError, match="entropy-coded data"):
         nvrc.read_payload(data)

@@ -16,6 +16,7 @@ import pytest
 import inrcodec
 from inrcodec.codecs.hinerv import bitstream as hinerv
 from inrcodec.codecs.nvrc import bitstream as nvrc
+from inrcodec.codecs.nvrc.backbones import HINERV
 from inrcodec.codecs.registry import module_for_file
 from inrcodec.codecs.synthesis import network_memory
 from inrcodec.codecs.teconerv import bitstream as teconerv
@@ -101,8 +102,9 @@ def test_a_short_hinerv_parameters_section_is_refused_before_any_tensor_is_decod
 def nvrc_file(sections: dict[int, bytes] | None = None, **model_change) -> bytes:
     """The golden NVRC file with fields of its model section and whole sections replaced."""
     container = Container.from_bytes(golden("nvrc"))
-    values = nvrc.MODEL_FIELDS.parse(container.section(nvrc.MODEL_TAG), "model")
-    replaced = {nvrc.MODEL_TAG: nvrc.MODEL_FIELDS.write({**values, **model_change})}
+    fields, tag = nvrc.model_fields(HINERV), HINERV.model_tag
+    values = fields.parse(container.section(tag), "model")
+    replaced = {tag: fields.write({**values, **model_change})}
     replaced |= sections or {}
     pairs = [(tag, replaced.get(tag, payload)) for tag, payload in container.sections]
     return Container(container.codec, container.header, pairs).to_bytes()
@@ -326,7 +328,8 @@ def test_the_memory_estimate_is_enough_to_decode_720p(codec, tmp_path):
 def test_the_nvrc_estimate_counts_the_grid_context_models_buffers():
     data = golden("nvrc")
     header, payload = nvrc.read_payload(data)
-    evaluator = nvrc._context(nvrc.coding_plan(header, payload))
+    plan = nvrc.coding_plan(header, payload)
+    evaluator = plan.model.grid_coders.evaluator(*plan.levels())
     buffers = sum(buffer.numel() * buffer.element_size() for buffer in evaluator.buffers)
     assert buffers > 0
-    assert nvrc.decode_memory(data) == network_memory(payload.config, header) + buffers
+    assert nvrc.decode_memory(data) == network_memory(plan.model.net, header) + buffers

@@ -25,22 +25,21 @@ from inrcodec.bench import get_codec
 from inrcodec.cli import main
 from inrcodec.codecs import CodecError
 from inrcodec.codecs.nvrc import codec
+from inrcodec.codecs.nvrc.backbones import HINERV
 from inrcodec.codecs.nvrc.bitstream import (
     GRIDS_TAG,
     LAYERS_TAG,
-    MODEL_TAG,
-    PHI_GROUPS,
     PHI_TAG,
     PSI_TAG,
-    TAGS,
     CodingPlan,
     coding_plan,
     quantize_with_learned_steps,
     read_payload,
     section_bytes,
+    tags,
     write_payload,
 )
-from inrcodec.codecs.nvrc.model import phi_group
+from inrcodec.codecs.nvrc.hierarchy import PHI_GROUPS, phi_group
 from inrcodec.codecs.nvrc.train import ABLATIONS, build, default_compression
 from inrcodec.codecs.synthesis import reconstruct, to_video
 from inrcodec.coding import BitstreamError, CodecId, Container, VideoHeader
@@ -222,7 +221,7 @@ def section_offsets(data: bytes) -> dict[int, tuple[int, int]]:
 def test_every_section_corrupted_or_truncated_raises(encoded):
     data = encoded.bitstream
     offsets = section_offsets(data)
-    assert sorted(offsets) == list(TAGS)
+    assert sorted(offsets) == list(tags(HINERV))
     for _tag, (start, end) in offsets.items():
         for position in (start, (start + end) // 2, end - 1):
             flipped = bytearray(data)
@@ -254,7 +253,7 @@ def flip_middle(payload: bytes, start: int, end: int) -> bytes:
 
 def rebuild(container: Container, **sections: bytes) -> bytes:
     """The file with some sections replaced (by tag name), with valid CRCs."""
-    tags = {"model": MODEL_TAG, "psi": PSI_TAG, "phi": PHI_TAG, "layers": LAYERS_TAG}
+    tags = {"model": HINERV.model_tag, "psi": PSI_TAG, "phi": PHI_TAG, "layers": LAYERS_TAG}
     tags["grids"] = GRIDS_TAG
     new = {tags[name]: payload for name, payload in sections.items()}
     pairs = [(tag, new.get(tag, payload)) for tag, payload in container.sections]
@@ -271,7 +270,6 @@ def test_corrupt_content_behind_valid_crcs_raises(encoded, decoded_payload):
     }
     # Phi: the coded stream of the grid_em group, past its float16 tensors.
     phi = container.section(PHI_TAG)
-    named = dict(model.named_parameters())
     reader = ByteReader(phi)
     for group in PHI_GROUPS:
         length = reader.uvarint("length")
@@ -279,7 +277,7 @@ def test_corrupt_content_behind_valid_crcs_raises(encoded, decoded_payload):
         reader.take(length, group)
         if group == "grid_em":
             names = [n for n in model.phi_names() if phi_group(n) == group]
-            stored = sum(2 * model.phi_size(n, named[n]) for n in names if n not in model.coded_phi)
+            stored = sum(2 * model.hierarchy.sizes[n] for n in names if n not in model.coded_phi)
             part = phi[start + stored : start + length]
             words_start, words_end = coded_words(part)
             offset = start + stored
@@ -293,7 +291,7 @@ def test_corrupt_content_behind_valid_crcs_raises(encoded, decoded_payload):
         rebuild(container, grids=grids + (1).to_bytes(4, "little")),  # one word too many
         rebuild(container, psi=container.section(PSI_TAG)[:-1]),
         rebuild(container, psi=b"\xff\x7f" + container.section(PSI_TAG)[2:]),  # a NaN
-        rebuild(container, model=b"\x02" + container.section(MODEL_TAG)[1:]),  # version 2
+        rebuild(container, model=b"\x02" + container.section(HINERV.model_tag)[1:]),  # version 2
         rebuild(container, phi=phi + b"\0"),
     ]
     sections = list(container.sections)

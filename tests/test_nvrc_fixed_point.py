@@ -15,15 +15,12 @@ import torch
 import torch.nn.functional as F
 from scipy.special import erf
 
-from inrcodec.codecs.nvrc.entropy import ContextModel, causal_mask
 from inrcodec.codecs.nvrc.fixed_point import (
     GELU_TABLE,
     LN_SCALE_MIN,
     LN_SCALE_RATIO,
     MEAN_INDEX_LIMIT,
     SCALE_INDEX_LIMIT,
-    ContextEvaluator,
-    FixedContextModel,
     det_exp,
     fixed_gelu,
     fixed_layer_norm,
@@ -31,6 +28,12 @@ from inrcodec.codecs.nvrc.fixed_point import (
     integer_split,
     mean_indices,
     scale_indices,
+)
+from inrcodec.codecs.nvrc.grid_coding import (
+    ContextEvaluator,
+    ContextModel,
+    FixedContextModel,
+    causal_mask,
 )
 from inrcodec.coding import tables
 

@@ -16,24 +16,16 @@ from scipy.stats import norm
 from torch import nn
 from torch.func import functional_call
 
-from inrcodec.codecs.nvrc.entropy import (
-    MIN_PROBABILITY,
-    SCALE_MAX,
-    ContextModel,
-    causal_mask,
-    gaussian_bits,
-)
-from inrcodec.codecs.nvrc.model import (
-    GROUPS,
-    NVRC,
-    CompressionConfig,
-    LayerCoder,
-    matrix_shape,
-)
+from inrcodec.codecs.nvrc.gaussian import MIN_PROBABILITY, SCALE_MAX, gaussian_bits
+from inrcodec.codecs.nvrc.grid_coding import ContextModel, causal_mask
+from inrcodec.codecs.nvrc.layer_coding import LayerCoder
+from inrcodec.codecs.nvrc.model import GROUPS, NVRC, CompressionConfig
 from inrcodec.coding import information_content
 from inrcodec.coding.tables import SCALE_MIN, SCALE_TABLE, mean_indices, scale_indices
 from inrcodec.nets.hinerv import HiNeRV, preset
 from inrcodec.quant import Rounding
+
+matrix_shape = HiNeRV.matrix_shape
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -43,7 +43,6 @@ from torch import nn
 from inrcodec.errors import InrcodecError
 
 from ..io import Video, convert_video, video_to_rgb
-from ..nets.hinerv import size_class
 from .checkpoints import CHECKPOINT_NAME, read_checkpoint
 from .losses import LOSS_SPACES, distortion, psnr_per_frame
 from .synthesis import frame_batches
@@ -177,9 +176,10 @@ def patch_size_for(padded_height: int, padded_width: int, target: int = 120) -> 
 CPU_PATCH_TARGET = 400
 
 
-def preset_training(preset: str) -> dict:
-    """`TrainConfig` defaults of a preset family: whole frames for the ``-cpu`` presets."""
-    return {"patch_target": CPU_PATCH_TARGET} if size_class(preset) == "cpu" else {}
+def preset_training(size: str) -> dict:
+    """`TrainConfig` defaults of a preset's size class ("paper", "cpu" or "tiny"): whole
+    frames for the CPU presets."""
+    return {"patch_target": CPU_PATCH_TARGET} if size == "cpu" else {}
 
 
 # ----------------------------------------------------------------------------- configuration

@@ -115,7 +115,7 @@ def parameter_specs(config: HiNeRVConfig, frames: int, height: int, width: int):
     return [(name, tuple(p.shape)) for name, p in model.named_parameters()]
 
 
-def _finer_than_video(config: HiNeRVConfig, header: VideoHeader) -> str | None:
+def finer_than_video(config: HiNeRVConfig, header: VideoHeader) -> str | None:
     """Why a grid level of ``config`` is finer than the video of ``header`` (more slices than
     frames, more rows or columns than the frame padded to the total stride), or None.
 
@@ -138,9 +138,9 @@ def _finer_than_video(config: HiNeRVConfig, header: VideoHeader) -> str | None:
 
 def checked_parameter_specs(config: HiNeRVConfig, header: VideoHeader):
     """`parameter_specs` for the video of ``header``; `BitstreamError` if a grid is finer than
-    the video (`_finer_than_video`), or the network cannot be built for it or has more than
+    the video (`finer_than_video`), or the network cannot be built for it or has more than
     `MAX_PARAMETERS` parameters."""
-    if problem := _finer_than_video(config, header):
+    if problem := finer_than_video(config, header):
         raise BitstreamError(f"model: {problem}")
     try:
         specs = parameter_specs(config, header.frame_count, header.height, header.width)

@@ -5,13 +5,12 @@ network's output into an integer `Video` of the source's pixel format: RGB-train
 through `rgb_to_video`, YUV-trained ones by rounding the planes (4:2:0 chroma downsampled at
 the source's siting first); `video_chunks` does both a batch at a time, as a decoder's output
 is read, so that memory does not grow with the frame count. `network_memory` estimates, from
-a file's header and network, the memory a decoder needs at once (`inrcodec.codecs.api`
-checks it against its limit before any payload is read).
+a file's network (laid out on the meta device) and header, the memory a decoder needs at
+once (`inrcodec.codecs.api` checks it against its limit before any payload is read).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -22,10 +21,9 @@ from inrcodec.coding import VideoHeader
 from inrcodec.io import Video, VideoChunks, VideoFormat, rgb_to_video
 from inrcodec.io.chroma import downsample_chroma
 from inrcodec.io.colour import quantize as quantize_codes
-from inrcodec.nets.hinerv import HiNeRVConfig, peak_activations
+from inrcodec.nets.representation import Representation
 
 from .base import CodecError
-from .network_section import checked_parameter_specs
 
 __all__ = ["frame_batches", "network_memory", "reconstruct", "to_video", "video_chunks"]
 
@@ -36,7 +34,8 @@ OUTPUT_BYTES = 128
 #: Bytes per network parameter while a file is decoded: its symbols, dequantised values, the
 #: network's copy and the entropy coder's passing arrays (measured: 12 for HiNeRV).
 PARAMETER_BYTES = 16
-#: Bytes per value of `peak_activations`: float32 with a margin of 1.5 (its measurements).
+#: Bytes per value of `Representation.peak_activations`: float32 with a margin of 1.5 (its
+#: measurements).
 ACTIVATION_BYTES = 6
 
 
@@ -103,12 +102,11 @@ def video_chunks(
     return VideoChunks(fmt, frames, chunks)
 
 
-def network_memory(config: HiNeRVConfig, header: VideoHeader) -> int:
-    """About the bytes a HiNeRV or NVRC decoder needs at once, from the file's header and
-    network alone: the parameters as decoding holds them, and one frame's synthesis (the
-    network's activations, then the output planes). A network the decoder would refuse raises
-    `BitstreamError` here (`checked_parameter_specs`)."""
-    parameters = sum(math.prod(shape) for _, shape in checked_parameter_specs(config, header))
-    activations = peak_activations(config, header.height, header.width)
+def network_memory(net: Representation, header: VideoHeader) -> int:
+    """About the bytes a decoder of a file's network ``net`` (a layout on the meta device is
+    enough) needs at once: the parameters as decoding holds them, and one frame's synthesis
+    (the network's activations, then the output planes)."""
+    parameters = sum(p.numel() for p in net.parameters())
     pixels = header.height * header.width
-    return PARAMETER_BYTES * parameters + ACTIVATION_BYTES * activations + OUTPUT_BYTES * pixels
+    activations = ACTIVATION_BYTES * net.peak_activations()
+    return PARAMETER_BYTES * parameters + activations + OUTPUT_BYTES * pixels

@@ -162,12 +162,16 @@ class Container:
     def of_codec(cls, data: bytes, codec: CodecId, tags: tuple[int, ...], name: str) -> Container:
         """`from_bytes`, then require ``codec`` and exactly the sections ``tags`` in order
         (``name`` is the codec's name in the errors)."""
-        container = cls.from_bytes(data)
-        if container.codec != codec:
-            raise BitstreamError(f"not a {name} bitstream (codec {container.codec.name.lower()})")
-        if tuple(tag for tag, _ in container.sections) != tuple(tags):
+        return cls.from_bytes(data).require(codec, tags, name)
+
+    def require(self, codec: CodecId, tags: tuple[int, ...], name: str) -> Container:
+        """This container, if it is of ``codec`` and holds exactly the sections ``tags`` in
+        order; else `BitstreamError`."""
+        if self.codec != codec:
+            raise BitstreamError(f"not a {name} bitstream (codec {self.codec.name.lower()})")
+        if tuple(tag for tag, _ in self.sections) != tuple(tags):
             raise BitstreamError(f"a {name} file holds exactly the sections {tags}, in this order")
-        return container
+        return self
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Container:

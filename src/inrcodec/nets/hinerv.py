@@ -447,6 +447,32 @@ class HiNeRV(nn.Module):
         """The input feature grids (NVRC's theta_grid), level 0 first, each (T, H, W, C)."""
         return list(self.grids)
 
+    # --- the `Representation` interface (NVRC's view of the parameters)
+
+    def grid_names(self) -> list[str]:
+        """The input feature grids, level 0 first (`grid_parameters`)."""
+        return [f"grids.{i}" for i in range(len(self.grids))]
+
+    @staticmethod
+    def matrix_shape(name: str, shape: tuple[int, ...]) -> tuple[int, int]:
+        """Row i holds everything of output channel i: kernel dimensions fold into the
+        columns (a depth-wise kernel ``(C, 1, 3, 3)`` is ``(C, 9)``, its columns the taps), a
+        temporal local grid ``(T, s, s, C)`` is ``(T s s, C)`` (its channels are the input
+        features of the linear layer that reads it), a bias ``(C,)`` is ``(C, 1)``."""
+        if "local_grids" in name:
+            return math.prod(shape[:-1]), shape[-1]
+        if len(shape) == 1:
+            return shape[0], 1
+        return shape[0], math.prod(shape[1:])
+
+    def macs_per_pixel(self) -> float:
+        """`macs_per_pixel` of a whole-frame decode of this network's video."""
+        return macs_per_pixel(self.config, self.height, self.width)
+
+    def peak_activations(self) -> int:
+        """`peak_activations` of a whole-frame decode of this network's video."""
+        return peak_activations(self.config, self.height, self.width)
+
     def patches(self, patch_height: int, patch_width: int) -> list[tuple[int, int, int, int]]:
         """(top, left, height, width) tiles covering the padded frame, row-major; tiles on the
         bottom/right edge are smaller when the sizes do not divide the padded frame."""

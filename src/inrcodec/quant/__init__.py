@@ -1,12 +1,10 @@
-"""Quantisation for training and coding: rounding surrogates and block partitions.
+"""Quantisation for training and coding: rounding surrogates and uniform quantisers.
 
 `rounding`: soft-round, Kumaraswamy noise, Quant-Noise and straight-through rounding (NVRC
-Sec. 3.4, App. A.2); `blocks`: the 3-D block partition of feature grids (NVRC Sec. 3.1, eq. 2);
-`uniform`: per-tensor uniform quantisation to 2^bits levels (TeCoNeRV App. B).
+Sec. 3.4, App. A.2); `uniform`: per-tensor uniform quantisation to 2^bits levels (TeCoNeRV App. B).
 Nothing here knows about networks or coders.
 """
 
-from inrcodec.quant.blocks import BlockLayout
 from inrcodec.quant.rounding import (
     Rounding,
     half_ste,
@@ -17,7 +15,6 @@ from inrcodec.quant.rounding import (
 from inrcodec.quant.uniform import dequantize_uniform, quantize_uniform
 
 __all__ = [
-    "BlockLayout",
     "Rounding",
     "dequantize_uniform",
     "half_ste",

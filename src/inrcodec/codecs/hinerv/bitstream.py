@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from inrcodec.codecs.info import describe_container
 from inrcodec.codecs.network_section import (
@@ -45,7 +46,7 @@ from inrcodec.coding import (
 )
 from inrcodec.coding.fields import Table, UInt
 from inrcodec.coding.varint import ByteReader, encode_uvarint
-from inrcodec.nets.hinerv import HiNeRVConfig
+from inrcodec.nets.hinerv import HiNeRV, HiNeRVConfig
 
 MODEL_TAG = 1
 PARAMETERS_TAG = 2
@@ -195,10 +196,14 @@ def _container(data: bytes) -> Container:
 
 def decode_memory(data: bytes) -> int:
     """About the bytes the decoder needs at once (`network_memory`), from the header and the
-    model section alone."""
+    model section alone; a network the decoder would refuse raises `BitstreamError` here."""
     container = _container(data)
+    header = container.header
     config, _, _ = _read_model(container.section(MODEL_TAG))
-    return network_memory(config, container.header)
+    checked_parameter_specs(config, header)
+    with torch.device("meta"):
+        net = HiNeRV(config, header.frame_count, header.height, header.width)
+    return network_memory(net, header)
 
 
 def describe(data: bytes) -> dict:

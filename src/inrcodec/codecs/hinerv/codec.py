@@ -107,9 +107,8 @@ def encode(
         steps = DEFAULT_STEPS.get(size_class(preset))
     plan = stage_steps(steps) if steps is not None else None
     target = VideoTarget.from_video(video, space=space)
-    base = dict(
-        device=device, seed=seed, loss=space, **{**preset_training(preset), **train_options}
-    )
+    options = {**preset_training(size_class(preset)), **train_options}
+    base = dict(device=device, seed=seed, loss=space, **options)
     try:
         configs = {
             name: TrainConfig(

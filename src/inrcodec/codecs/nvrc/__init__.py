@@ -1,11 +1,13 @@
-"""NVRC (Kwan et al., NeurIPS 2024): learned quantisation and entropy models trained with the
-representation on R + lambda D (docs/nvrc.md).
+"""NVRC (Kwan et al., NeurIPS 2024): learned quantisation and entropy models trained with any
+representation on R + lambda D (docs/nvrc.md), one module per section of the paper.
 
-`model`: the `NVRC` module (parameter groups, quantisers, entropy models, eq. 9 rate);
-`entropy`: the Gaussian rate and the masked-3D-convolution context model; `objective`:
-``R + lambda D`` and its alternation; `train`: the two-stage schedule, rate points and
-ablations; `fixed_point`: the deterministic arithmetic of the coding path; `bitstream`: the
-payload; `codec`: encode, compress, decode. Names are imported lazily.
+`grid_coding` (Sec. 3.1): block partition, learned steps, the context model and their coding
+path; `layer_coding` (3.2): dual-axis steps and Gaussians; `hierarchy` (3.3): phi coded under
+psi; `objective` (3.4): ``R + lambda D`` and its alternation; `model`: the `NVRC` module that
+ties them to a representation; `backbones`: the representations files name (HiNeRV);
+`gaussian` and `fixed_point`: the discretised Gaussian and the deterministic arithmetic they
+share; `train`: the two-stage schedule, rate points and ablations; `bitstream`: the file;
+`codec`: encode, compress, decode. Names are imported lazily.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ _LAZY = {
     "NVRC": "model",
     "CompressionConfig": "model",
     "compress": "codec",
-    "ContextModel": "entropy",
-    "gaussian_bits": "entropy",
+    "Backbone": "backbones",
+    "ContextModel": "grid_coding",
+    "gaussian_bits": "gaussian",
     "RateDistortion": "objective",
     "ABLATIONS": "train",
     "NVRCError": "train",

@@ -1,9 +1,9 @@
 """The deterministic arithmetic of NVRC's coding path (docs/nvrc.md, "Coding path").
 
 An entropy decoder works only if it derives exactly the encoder's models. Training uses the
-float models of `model` and `entropy`; the coding path recomputes every entropy-model index
-from the decoded integers and float16 values by rules that give the same bits on any
-IEEE-754 machine, with any thread count, on any device:
+float models of `grid_coding`, `layer_coding` and `hierarchy`; the coding path recomputes
+every entropy-model index from the decoded integers and float16 values by rules that give the
+same bits on any IEEE-754 machine, with any thread count, on any device:
 
 1. **Long sums are integer sums.** The context model's convolutions run on integers held in
    float64 with every partial sum below 2**53 (bounds below), so they are exact in any order:
@@ -17,26 +17,24 @@ Outputs are indices into `inrcodec.coding.tables` (version 1): means on the 1/64
 on the 5 % log grid, which the coder turns into its models. `CODING_VERSION` names this
 arithmetic and is written in every NVRC file; any change to a constant here is a new version.
 
-**The fixed-point context model** (`FixedContextModel`, the coding twin of `ContextModel`):
-its weights are the coded phi itself, integers ``q`` and one step ``s`` per tensor (``w = q s``),
-so no weight is rounded again. Each layer sums ``q x`` exactly over its taps, then forms
-``round((sum * s + b) * 2**16)``: activations carry `FRACTION_BITS` = 16 fractional bits
-(the first layer's inputs are the integer symbols). Bounds: ``|q| <= 2**16``, input symbols
-``|x| <= 2**20``, activations ``|a| < 4096``; the largest sum is then below 2**50. GELU is a
-table at 1/64 steps on [-8, 8] with integer linear interpolation (identity above, zero
-below); LayerNorm is a fixed-order sum of the deviations, then one correctly rounded square
-root and division per value. The float model's LayerNorm epsilon (1e-5) is part of the spec.
+**The fixed-point context model** (`grid_coding.FixedContextModel`, the coding twin of
+`grid_coding.ContextModel`) is built from the functions below. Its weights are the coded phi
+itself, integers ``q`` and one step ``s`` per tensor (``w = q s``), so no weight is rounded
+again. Each layer sums ``q x`` exactly over its taps, then forms ``round((sum * s + b) *
+2**16)``: activations carry `FRACTION_BITS` = 16 fractional bits (the first layer's inputs are
+the integer symbols). Bounds: ``|q| <= 2**16``, input symbols ``|x| <= 2**20``, activations
+``|a| < 4096``; the largest sum is then below 2**50. GELU is a table at 1/64 steps on [-8, 8]
+with integer linear interpolation (identity above, zero below); LayerNorm is a fixed-order sum
+of the deviations, then one correctly rounded square root and division per value. The float
+model's LayerNorm epsilon (1e-5) is part of the spec.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 
 import torch
-
-from .entropy import causal_mask
 
 CODING_VERSION = 1
 
@@ -158,162 +156,6 @@ def output_indices(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def hidden(a: torch.Tensor) -> torch.Tensor:
     """Between two convolutions: GELU, then the next block's LayerNorm."""
     return fixed_layer_norm(fixed_gelu(a))
-
-
-# ----------------------------------------------------------------------------- the model
-
-
-class BlockGeometry:
-    """A ``block`` partition inside its zero-padded copy (padding ``k // 2`` on every side):
-    the flat index of each raster position (``centres``), and per layer kind (first: centre
-    excluded; later: included) the flat offsets of the causal taps."""
-
-    def __init__(self, block: tuple[int, int, int], kernel: int):
-        radius = kernel // 2
-        self.padded = tuple(b + 2 * radius for b in block)
-        self.size = math.prod(self.padded)
-        _, ph, pw = self.padded
-        grid = torch.meshgrid(*(torch.arange(b) + radius for b in block), indexing="ij")
-        self.centres = (grid[0] * ph * pw + grid[1] * pw + grid[2]).reshape(-1)
-        taps = torch.arange(kernel**3)
-        coordinates = torch.stack([taps // kernel**2, taps // kernel % kernel, taps % kernel], 1)
-        flat = (coordinates - radius) @ torch.tensor([ph * pw, pw, 1])
-        self.offsets = [flat[causal_mask(kernel, i > 0).reshape(-1).bool()] for i in (0, 1)]
-
-    def taps(self, layer: int) -> torch.Tensor:
-        """Flat offsets of the causal taps of convolution ``layer``."""
-        return self.offsets[min(layer, 1)]
-
-    def tap_sums(self, x: torch.Tensor, layer: int, matrix: torch.Tensor) -> torch.Tensor:
-        """Convolution ``layer`` of a padded ``(rows, size, C)`` buffer at every block
-        position, ``(rows * positions, out)``: the causal taps around every position are
-        gathered (tap index major) and multiplied by ``matrix`` (``(taps * C, out)``)."""
-        taps = (self.centres.unsqueeze(1) + self.taps(layer).unsqueeze(0)).reshape(-1)
-        return x.index_select(1, taps).reshape(x.shape[0] * len(self.centres), -1) @ matrix
-
-
-@dataclass(frozen=True)
-class FixedContextModel:
-    """`ContextModel` in fixed point (module docstring). Layer i: ``matrices[i]`` the
-    integer weights at the causal taps, ``(taps x in, out)`` with the tap index major;
-    ``scales[i]`` the factor from their sums to fixed-point activations; ``biases[i]`` the
-    fixed-point biases."""
-
-    kernel: int
-    matrices: tuple[torch.Tensor, ...]
-    scales: tuple[float, ...]
-    biases: tuple[torch.Tensor, ...]
-
-    @classmethod
-    def from_coded(cls, weights, steps, biases) -> FixedContextModel:
-        """From the coded phi: integer weights ``q`` ``(out, in, k, k, k)`` with their steps
-        (``w = q s``) and the (dequantised) biases of each layer of a `ContextModel`."""
-        kernel = weights[0].shape[-1]
-        if kernel > MAX_KERNEL or max(q.shape[0] for q in weights) > MAX_WIDTH:
-            raise ValueError(f"context model wider than {MAX_WIDTH} or kernel above {MAX_KERNEL}")
-        matrices, scales = [], []
-        for i, (q, step) in enumerate(zip(weights, steps, strict=True)):
-            used = causal_mask(kernel, include_centre=i > 0).reshape(-1).bool()
-            q = q.double().clamp(-WEIGHT_LIMIT, WEIGHT_LIMIT).flatten(2)[:, :, used]
-            matrices.append(q.permute(2, 1, 0).reshape(-1, q.shape[0]).contiguous())
-            scales.append(float(step) * (ONE if i == 0 else 1.0))
-        biases = tuple(b.double() * ONE for b in biases)
-        return cls(kernel, tuple(matrices), tuple(scales), biases)
-
-    def forward(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and scale indices ``(N, bt, bh, bw)`` of every position of the block-layout
-        symbols ``(N, 1, bt, bh, bw)`` at once (`ContextEvaluator.all_indices`)."""
-        rows, block = symbols.shape[0], tuple(symbols.shape[2:])
-        means, scales = ContextEvaluator([self], [rows], block).all_indices(
-            symbols.reshape(rows, -1)
-        )
-        return means.reshape(rows, *block), scales.reshape(rows, *block)
-
-
-class ContextEvaluator:
-    """The `FixedContextModel` of every grid level over all their partitions (the rows of
-    all levels, level after level), evaluated one raster position at a time.
-
-    Each layer's input is kept in one zero-padded buffer ``(positions, channels, rows)``. The
-    causal taps of a position are a few runs of consecutive padded positions (one per kernel
-    row), so each run is a contiguous slab of the buffer: per layer and level, one matrix
-    product per run reads it in place and the products are summed (exact integer sums), and
-    the hidden values at the position are stored for the next layer and later positions. A
-    value at ``p`` depends only on symbols before ``p`` and hidden values at or before ``p``
-    (the first layer excludes the centre). The decoder calls `indices` and `set_symbols`
-    position by position; the encoder, which has every symbol, calls `all_indices`.
-    """
-
-    def __init__(self, models: list[FixedContextModel], rows: list[int], block):
-        self.geometry = BlockGeometry(tuple(block), models[0].kernel)
-        bounds = torch.tensor([0, *rows]).cumsum(0).tolist()
-        self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        per_level = list(zip(models, rows, strict=True))
-        self.runs, self.blocks, self.scales, self.biases, self.buffers = [], [], [], [], []
-        for i in range(len(models[0].matrices)):
-            runs = _runs(self.geometry.taps(i).tolist())
-            channels = models[0].matrices[i].shape[0] // len(self.geometry.taps(i))
-            self.runs.append(runs)
-            # per level, per run: (out, run length x channels), read against the slab
-            self.blocks.append(
-                [[m.matrices[i][t * channels : (t + n) * channels].T.contiguous()
-                  for _, t, n in runs] for m in models]
-            )  # fmt: skip
-            self.scales.append(
-                torch.cat(
-                    [torch.full((n, 1), m.scales[i], dtype=torch.float64) for m, n in per_level]
-                )
-            )
-            self.biases.append(torch.cat([m.biases[i].expand(n, -1) for m, n in per_level]))
-            self.buffers.append(
-                torch.zeros(self.geometry.size, channels, bounds[-1], dtype=torch.float64)
-            )
-
-    @property
-    def positions(self) -> int:
-        return len(self.geometry.centres)
-
-    def indices(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and scale indices ``(rows,)`` at raster ``position``; every symbol before it
-        must be set."""
-        centre = int(self.geometry.centres[position])
-        last = len(self.blocks) - 1
-        for i, buffer in enumerate(self.buffers):
-            sums = []
-            for rows, blocks in zip(self.slices, self.blocks[i], strict=True):
-                total = None
-                for (offset, _, n), block in zip(self.runs[i], blocks, strict=True):
-                    slab = buffer[centre + offset : centre + offset + n, :, rows].flatten(0, 1)
-                    total = block @ slab if total is None else total.addmm_(block, slab)
-                sums.append(total)
-            a = activation(torch.cat(sums, dim=1).T, self.scales[i], self.biases[i])
-            if i == last:
-                return output_indices(a)
-            self.buffers[i + 1][centre] = hidden(a).T
-        raise AssertionError("unreachable")
-
-    def set_symbols(self, position: int, symbols: torch.Tensor) -> None:
-        """Store the symbols ``(rows,)`` at raster ``position``."""
-        value = symbols.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
-        self.buffers[0][int(self.geometry.centres[position]), 0] = value
-
-    def all_indices(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and scale indices ``(rows, positions)`` of all ``symbols`` ``(rows,
-        positions)`` (the encoder's pass)."""
-        centres = self.geometry.centres
-        self.buffers[0][centres, 0] = symbols.T.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
-        out = [self.indices(p) for p in range(self.positions)]
-        return tuple(torch.stack([o[k] for o in out], dim=1) for k in (0, 1))
-
-
-def _runs(offsets: list[int]) -> list[tuple[int, int, int]]:
-    """Sorted tap offsets as runs of consecutive values: (first offset, first tap, length)."""
-    runs, first = [], 0
-    for j in range(1, len(offsets) + 1):
-        if j == len(offsets) or offsets[j] != offsets[j - 1] + 1:
-            runs.append((offsets[first], first, j - first))
-            first = j
-    return runs
 
 
 def integer_split(values: torch.Tensor) -> tuple[torch.Tensor, float]:

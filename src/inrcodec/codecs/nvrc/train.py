@@ -34,10 +34,9 @@ import torch
 from inrcodec.codecs.base import CodecError
 from inrcodec.codecs.fitting import TrainConfig, TrainResult, VideoTarget, fit, preset_training
 from inrcodec.io import Video
-from inrcodec.nets.hinerv import PRESETS, HiNeRV, size_class
-from inrcodec.nets.hinerv import preset as network_preset
 from inrcodec.quant import Rounding
 
+from .backbones import Backbone, all_presets, by_preset
 from .model import NVRC, CompressionConfig
 from .objective import RateDistortion
 
@@ -153,6 +152,19 @@ class Schedule:
 SMALL_COMPRESSION = {"context_width": 4, "context_kernel": 3}
 
 
+def backbone_of(preset: str) -> Backbone:
+    """The backbone that has NVRC preset ``preset`` (`backbones`)."""
+    backbone = by_preset(preset)
+    if backbone is None:
+        raise NVRCError(f"unknown NVRC preset {preset!r}; choose from {', '.join(all_presets())}")
+    return backbone
+
+
+def size_class(preset: str) -> str:
+    """ "paper", "cpu" or "tiny": the defaults of a preset follow it."""
+    return backbone_of(preset).size_class(preset)
+
+
 def default_compression(preset: str) -> CompressionConfig:
     """The paper's settings (App. A.1) for paper presets, `SMALL_COMPRESSION` for -cpu/-tiny."""
     small = size_class(preset) != "paper"
@@ -238,12 +250,10 @@ def build(
     seed: int = 0,
 ) -> NVRC:
     """A fresh NVRC model for ``(frames, height, width)``; weights depend on ``seed`` only."""
-    if not preset.startswith("nvrc-") or preset not in PRESETS:
-        names = ", ".join(p for p in PRESETS if p.startswith("nvrc-"))
-        raise NVRCError(f"unknown NVRC preset {preset!r}; choose from {names}")
+    backbone = backbone_of(preset)
     frames, height, width = video_size
     torch.manual_seed(seed)
-    net = HiNeRV(network_preset(preset, frames, height, width), frames, height, width)
+    net = backbone.build(backbone.preset(preset, frames, height, width), frames, height, width)
     return NVRC(net, compression or default_compression(preset))
 
 
@@ -287,7 +297,7 @@ def train(
         raise NVRCError(str(e)) from None
     model = build((video.num_frames, video.height, video.width), preset, compression, seed)
     target = VideoTarget.from_video(video, space=space)
-    train_options = {**preset_training(preset), **train_options}
+    train_options = {**preset_training(size_class(preset)), **train_options}
     if steps is None:
         steps = DEFAULT_STEPS.get(size_class(preset))
     plan = schedule.stage_steps(steps) if steps is not None else None

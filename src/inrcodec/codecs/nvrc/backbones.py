@@ -1,0 +1,114 @@
+"""The representations NVRC can compress, as files name them and decoders rebuild them.
+
+NVRC compresses any network that declares its grids and layers
+(`inrcodec.nets.representation.Representation`); a **backbone** adds what a file needs: how
+the network's configuration is written (a field table, `inrcodec.coding.fields`), the tag of
+the model section that holds it (the tag names the backbone: docs/bitstream.md 6.1), how the
+network is built for a video, which configurations cannot represent a video, and the presets
+an encoder starts from.
+
+`HINERV` (tag 1) is the paper's backbone. Adding one takes a network that implements the
+interface and one `Backbone` given to `register` (docs/nvrc.md, "Adding a backbone").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from inrcodec.codecs.network_section import MAX_PARAMETERS, NETWORK, finer_than_video
+from inrcodec.coding import BitstreamError, VideoHeader
+from inrcodec.coding.fields import Table
+from inrcodec.nets import hinerv
+from inrcodec.nets.representation import Representation
+
+__all__ = ["BACKBONES", "HINERV", "MAX_PARAMETERS", "Backbone", "register", "unregister"]
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A representation as NVRC files hold it.
+
+    ``fields``: every field of the configuration but ``name`` (written first, as NVRC's
+    model section's `NAME`), declared once for writer and reader; ``config_type(name=...,
+    **fields)`` builds a configuration from them and raises ValueError when it is invalid.
+    ``build(config, frames, height, width)``: the network. ``check(config, header)``: why the
+    configuration cannot represent the video of ``header`` (a problem to refuse before
+    anything is built), or None. ``presets``: preset names; ``preset(name, frames, height,
+    width)``: a configuration; ``size_class(name)``: "paper", "cpu" or "tiny", which picks
+    the training defaults (`inrcodec.codecs.nvrc.train`).
+    """
+
+    name: str
+    model_tag: int
+    config_type: type
+    fields: Table
+    build: Callable[[Any, int, int, int], Representation]
+    presets: tuple[str, ...]
+    preset: Callable[[str, int, int, int], Any]
+    size_class: Callable[[str], str]
+    check: Callable[[Any, VideoHeader], str | None] = lambda config, header: None
+
+    def values_of(self, config) -> dict:
+        """The ``name`` and `fields` values of a configuration."""
+        return {"name": config.name, **self.fields.values_of(config)}
+
+    def config_of(self, values) -> Any:
+        """The configuration of read values; `BitstreamError` if it is invalid."""
+        try:
+            return self.config_type(**{key: values[key] for key in ("name", *self.fields.keys)})
+        except ValueError as error:
+            raise BitstreamError(f"model: invalid configuration ({error})") from None
+
+
+HINERV = Backbone(
+    name="hinerv",
+    model_tag=1,
+    config_type=hinerv.HiNeRVConfig,
+    fields=NETWORK,
+    build=hinerv.HiNeRV,
+    presets=tuple(p for p in hinerv.PRESETS if p.startswith("nvrc-")),
+    preset=hinerv.preset,
+    size_class=hinerv.size_class,
+    check=finer_than_video,
+)
+
+#: The registered backbones by name (`register`).
+BACKBONES: dict[str, Backbone] = {HINERV.name: HINERV}
+
+
+def register(backbone: Backbone) -> None:
+    """Make a backbone known to NVRC's encoder and decoder; its name, model-section tag and
+    presets must be new."""
+    for other in BACKBONES.values():
+        clash = other.name == backbone.name or other.model_tag == backbone.model_tag
+        if clash or set(other.presets) & set(backbone.presets):
+            raise ValueError(f"backbone {backbone.name!r} clashes with {other.name!r}")
+    BACKBONES[backbone.name] = backbone
+
+
+def unregister(name: str) -> None:
+    BACKBONES.pop(name, None)
+
+
+def by_tag(tag: int) -> Backbone | None:
+    """The backbone whose model section has ``tag``, if any."""
+    return next((b for b in BACKBONES.values() if b.model_tag == tag), None)
+
+
+def by_config(config) -> Backbone:
+    """The backbone of a configuration (by its type)."""
+    for backbone in BACKBONES.values():
+        if isinstance(config, backbone.config_type):
+            return backbone
+    raise ValueError(f"no NVRC backbone takes a {type(config).__name__}")
+
+
+def by_preset(name: str) -> Backbone | None:
+    """The backbone that has preset ``name``, if any."""
+    return next((b for b in BACKBONES.values() if name in b.presets), None)
+
+
+def all_presets() -> list[str]:
+    return [p for b in BACKBONES.values() for p in b.presets]

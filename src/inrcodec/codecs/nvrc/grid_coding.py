@@ -1,0 +1,539 @@
+"""NVRC's coding of feature grids (Kwan et al. 2024, Sec. 3.1, App. A.1): the block partition,
+per-block learned steps, the masked-3D-convolution context model, their integer twins on the
+coding path, and the grid section of the file.
+
+**Blocks** (eq. 2). A grid ``(T, H, W, C)`` is cut into blocks of ``(bt, bh, bw)`` positions
+per channel (16 x 8 x 8 by default), zero-padded at the end of each axis to whole blocks. Its
+*block layout* is ``(N, 1, bt, bh, bw)`` with ``N = nT nH nW C``: one row per (block t, block
+h, block w, channel). A row is one partition: it shares one quantisation step (per-block
+log-steps ``(nT, nH, nW, C)``, learned, initialised at ``grid_log_step``) and is one sequence
+of the context model. Padded positions are zero and never coded.
+
+**Context model** (`ContextModel`, training; `FixedContextModel`, coding): the Gaussian mean and
+scale of every symbol from the symbols before it in its partition (raster order t, h, w), or,
+in ablations V2/V3, one Gaussian per level (`GridCoder.mean`, ``log_scale``).
+
+**Coding path.** The context model's weights are the coded phi itself (integers and one step
+per tensor); `FixedContextModel` sums them exactly and `ContextEvaluator` runs every partition
+of every level at once, one raster position at a time (docs/nvrc.md, "Coding path"). The grid
+section (`write_grids`, `read_grids`) holds one entropy-coded stream of all levels' symbols in
+that decoding order: position in the block first, then level, then partition, padding skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from inrcodec.coding import QuantizedDecoder, encode_quantized
+
+from .fixed_point import (
+    INPUT_LIMIT,
+    MAX_KERNEL,
+    MAX_WIDTH,
+    ONE,
+    WEIGHT_LIMIT,
+    activation,
+    det_exp,
+    hidden,
+    mean_indices,
+    output_indices,
+    scale_indices,
+)
+from .gaussian import gaussian_bits
+
+# ----------------------------------------------------------------------------- blocks
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """The partition of a ``size = (T, H, W, C)`` grid into ``block = (bt, bh, bw)`` blocks."""
+
+    size: tuple[int, int, int, int]
+    block: tuple[int, int, int] = (16, 8, 8)
+
+    def __post_init__(self):
+        if len(self.size) != 4 or min(self.size) < 1:
+            raise ValueError(f"a grid size is (T, H, W, C), all positive; got {self.size}")
+        if len(self.block) != 3 or min(self.block) < 1:
+            raise ValueError(f"a block is (t, h, w), all positive; got {self.block}")
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        """Blocks along T, H and W."""
+        return tuple(-(-s // b) for s, b in zip(self.size[:3], self.block, strict=True))
+
+    @property
+    def steps_shape(self) -> tuple[int, int, int, int]:
+        """Shape of the per-block, per-channel steps: ``(nT, nH, nW, C)``."""
+        return (*self.counts, self.size[3])
+
+    @property
+    def num_partitions(self) -> int:
+        return math.prod(self.steps_shape)
+
+    def to_blocks(self, grid: torch.Tensor) -> torch.Tensor:
+        """``(T, H, W, C)`` -> ``(N, 1, bt, bh, bw)``, zero in the padding."""
+        if tuple(grid.shape) != self.size:
+            raise ValueError(f"expected a grid of shape {self.size}, got {tuple(grid.shape)}")
+        (nt, nh, nw), (bt, bh, bw), c = self.counts, self.block, self.size[3]
+        pad = [0, 0]  # C
+        for s, n, b in zip(reversed(self.size[:3]), (nw, nh, nt), (bw, bh, bt), strict=True):
+            pad += [0, n * b - s]
+        x = F.pad(grid, pad) if any(pad) else grid
+        x = x.reshape(nt, bt, nh, bh, nw, bw, c).permute(0, 2, 4, 6, 1, 3, 5)
+        return x.reshape(-1, 1, bt, bh, bw)
+
+    def from_blocks(self, blocks: torch.Tensor) -> torch.Tensor:
+        """Inverse of `to_blocks`: ``(N, 1, bt, bh, bw)`` -> ``(T, H, W, C)``."""
+        (nt, nh, nw), (bt, bh, bw), c = self.counts, self.block, self.size[3]
+        if tuple(blocks.shape) != (self.num_partitions, 1, bt, bh, bw):
+            raise ValueError(f"expected blocks of shape {(self.num_partitions, 1, bt, bh, bw)}")
+        x = blocks.reshape(nt, nh, nw, c, bt, bh, bw).permute(0, 4, 1, 5, 2, 6, 3)
+        x = x.reshape(nt * bt, nh * bh, nw * bw, c)
+        t, h, w, _ = self.size
+        return x[:t, :h, :w]
+
+    def valid(self, device=None) -> torch.Tensor:
+        """Boolean ``(N, 1, bt, bh, bw)``: True at real grid positions, False in the padding."""
+        return self.to_blocks(torch.ones(self.size, device=device)) > 0
+
+    def broadcast(self, per_block: torch.Tensor) -> torch.Tensor:
+        """Per-block values ``(nT, nH, nW, C)`` as ``(N, 1, 1, 1, 1)`` for the block layout."""
+        if tuple(per_block.shape) != self.steps_shape:
+            raise ValueError(f"expected {self.steps_shape}, got {tuple(per_block.shape)}")
+        return per_block.reshape(-1, 1, 1, 1, 1)
+
+
+# ----------------------------------------------------------------------------- context model
+
+
+def causal_mask(kernel: int, include_centre: bool) -> torch.Tensor:
+    """``(1, 1, k, k, k)`` mask of the kernel taps before the centre in raster order (t, then
+    h, then w), plus the centre itself if ``include_centre``; on the CPU even when the model
+    is laid out on the meta device, so that the coded taps can be counted there."""
+    taps = kernel**3
+    centre = taps // 2
+    mask = torch.arange(taps, device="cpu") < centre + int(include_centre)
+    return mask.float().reshape(1, 1, kernel, kernel, kernel)
+
+
+class ContextModel(nn.Module):
+    """The masked-3D-convolution context model for one grid level (Sec. 3.1, App. A.1).
+
+    Input: the symbols of the level in block layout (`BlockLayout`), ``(N, 1, bt, bh, bw)``,
+    one row per (block, channel) partition. Output: the mean and the log-scale, in symbol
+    units, of every position, each ``(N, 1, bt, bh, bw)``.
+
+    ``blocks`` blocks of [LayerNorm, masked 3-D conv (kernel k, zero padding), GELU], no GELU
+    after the last; widths 1 -> width -> ... -> width -> 2. The open points of the paper are
+    resolved as follows:
+
+    - *Channels never mix* and the weights are **shared by all channels** of the level: a grid
+      channel is just another batch row. The paper's "depth-wise" describes this independence;
+      per-channel weights would multiply the model's coded parameters by the channel count
+      (up to 64 at NVRC-S4's coarsest level) for channels that play interchangeable roles.
+      (Either way the cost is 125 * (8 + 64 + 16) MACs per padded grid position, which gives
+      Table 2's 25.2 G for S2 at 1080p exactly.)
+    - *LayerNorm* normalises over the ``width`` hidden channels of each position, without
+      affine parameters (the convolution that follows absorbs any per-channel affine map).
+      The first block's input has one channel, where a LayerNorm would output zeros; it is
+      left out there: the symbols are already normalised by the per-block step.
+    - *Input*: the integer symbols (the scaled values ``theta / delta``), not the dequantised
+      values. The decoder holds exactly these integers, so the coding path of the model can
+      run in integer arithmetic; and because the step is constant within a partition, a model
+      on symbols whose outputs are in symbol units is the paper's model on step-normalised
+      values with its outputs scaled by the step.
+    - *Causality*: the first convolution sees only positions strictly before the centre in
+      raster order, later ones include the centre, so every output depends only on earlier
+      positions of the same partition; zero padding keeps the context inside the partition,
+      so all partitions of all levels decode in parallel.
+
+    The last convolution starts at zero (mean 0, scale 1 symbol everywhere). Weights at taps
+    outside the causal masks are zero and stay so; they are not part of the coded phi.
+    """
+
+    def __init__(self, width: int = 8, kernel: int = 5, blocks: int = 3, eps: float = 1e-5):
+        super().__init__()
+        if kernel % 2 == 0 or kernel < 3:
+            raise ValueError("the context kernel must be odd and at least 3")
+        if blocks < 1 or width < 1:
+            raise ValueError("the context model needs at least one block and one channel")
+        widths = [1] + [width] * (blocks - 1) + [2]
+        self.convs = nn.ModuleList(
+            nn.Conv3d(a, b, kernel, padding=kernel // 2)
+            for a, b in zip(widths[:-1], widths[1:], strict=True)
+        )
+        self.register_buffer("mask_first", causal_mask(kernel, False), persistent=False)
+        self.register_buffer("mask_rest", causal_mask(kernel, True), persistent=False)
+        self.eps = eps
+        with torch.no_grad():  # taps outside the mask do not exist: zero, never coded
+            for i, conv in enumerate(self.convs):
+                conv.weight.mul_(self.weight_mask(i))
+        nn.init.zeros_(self.convs[-1].weight)
+        nn.init.zeros_(self.convs[-1].bias)
+
+    def weight_mask(self, index: int) -> torch.Tensor:
+        """The causal taps of convolution ``index``, ``(1, 1, k, k, k)``."""
+        return self.mask_first if index == 0 else self.mask_rest
+
+    def forward(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = symbols
+        last = len(self.convs) - 1
+        for i, conv in enumerate(self.convs):
+            if i > 0:
+                mean = x.mean(dim=1, keepdim=True)
+                var = x.var(dim=1, unbiased=False, keepdim=True)
+                x = (x - mean) * torch.rsqrt(var + self.eps)
+            x = F.conv3d(x, conv.weight * self.weight_mask(i), conv.bias, padding=conv.padding)
+            if i < last:
+                x = F.gelu(x)
+        return x[:, :1], x[:, 1:]
+
+
+# ----------------------------------------------------------------------------- one level
+
+
+class GridCoder(nn.Module):
+    """Per-block steps and the entropy model of one grid level, in training and on the coding
+    path. ``phi`` arguments are the level's own phi tensors by leaf name (``log_steps``,
+    ``context.convs.0.weight``, ..., or ``mean`` and ``log_scale``): quantised ones in
+    training, the decoded float64 values on the coding path."""
+
+    def __init__(self, size: tuple[int, int, int, int], config):
+        super().__init__()
+        self.layout = BlockLayout(tuple(size), config.block)
+        init = torch.full(self.layout.steps_shape, float(config.grid_log_step))
+        if config.learn_grid_steps:
+            self.log_steps = nn.Parameter(init)
+        else:
+            self.register_buffer("log_steps", init)
+        self.register_buffer("valid", self.layout.valid(), persistent=False)
+        if config.grid_model == "context":
+            self.context = ContextModel(
+                config.context_width, config.context_kernel, config.context_blocks
+            )
+        else:  # one Gaussian for the level, in value units
+            self.mean = nn.Parameter(torch.zeros(()))
+            self.log_scale = nn.Parameter(torch.tensor(float(config.grid_log_step)))
+
+    def entry_mask(self, leaf: str) -> torch.Tensor | None:
+        """Which entries of phi tensor ``leaf`` exist: the causal taps of a context-model
+        weight (the others are structurally zero and never coded); None for all entries."""
+        parts = leaf.split(".")  # context.convs.<j>.weight
+        if len(parts) == 4 and parts[0] == "context" and parts[3] == "weight":
+            return self.context.weight_mask(int(parts[2]))
+        return None
+
+    # --- training
+
+    def blocks(self, grid: torch.Tensor, phi: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """The grid in block layout and its log-steps, both flat (eq. 2)."""
+        log_step = phi.get("log_steps", self.log_steps)
+        blocks = self.layout.to_blocks(grid)
+        return blocks.reshape(-1), self.layout.broadcast(log_step).expand_as(blocks).reshape(-1)
+
+    def bits(self, phi: dict, symbols: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        """The level's bits: ``symbols`` in block layout (zero in the padding), ``step`` the
+        per-partition steps ``(N, 1, 1, 1, 1)``."""
+        if hasattr(self, "context"):
+            weights = {k[len("context.") :]: v for k, v in phi.items() if k.startswith("context.")}
+            mean, log_scale = functional_call(self.context, weights, (symbols,))
+            bits = gaussian_bits(symbols, mean, torch.exp(log_scale))
+        else:
+            bits = gaussian_bits(symbols, phi["mean"] / step, torch.exp(phi["log_scale"]) / step)
+        return (bits * self.valid).sum()
+
+    # --- coding path (fixed_point arithmetic)
+
+    def _log_steps(self, phi: dict) -> torch.Tensor:
+        return self.layout.broadcast(phi.get("log_steps", self.log_steps).double())
+
+    def steps(self, phi: dict) -> torch.Tensor:
+        """Per-partition steps ``(N, 1, 1, 1, 1)`` (eq. 2)."""
+        return det_exp(self._log_steps(phi))
+
+    def gaussian_indices(self, phi: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-partition mean and scale indices ``(N, 1)`` of the level's single Gaussian
+        (ablations V2, V3)."""
+        log_step = self._log_steps(phi).reshape(-1, 1)
+        means = mean_indices(phi["mean"] * det_exp(-log_step))
+        return means, scale_indices(phi["log_scale"] - log_step)
+
+    def fixed_context(self, phi: dict, integer: Callable[[str], tuple]) -> FixedContextModel:
+        """The context model on the coding path: each weight as integers and a step
+        (``integer(leaf) -> (q, s)``, ``w = q s``), the biases dequantised."""
+        depth = len(self.context.convs)
+        integers = [integer(f"context.convs.{i}.weight") for i in range(depth)]
+        biases = [phi[f"context.convs.{i}.bias"] for i in range(depth)]
+        return FixedContextModel.from_coded(*map(list, zip(*integers, strict=True)), biases)
+
+
+# ----------------------------------------------------------------------------- all levels
+
+
+class GridCoding(nn.ModuleList):
+    """The `GridCoder` of every grid of a representation, in its `grid_names` order."""
+
+    def __init__(self, names: list[str], shapes: list[tuple[int, ...]], config):
+        super().__init__(GridCoder(tuple(shape), config) for shape in shapes)
+        self.names, self.block = list(names), config.block
+        self.contextual = config.grid_model == "context"
+
+    @property
+    def partitions(self) -> list[int]:
+        return [coder.layout.num_partitions for coder in self]
+
+    @property
+    def positions(self) -> int:
+        """Grid positions in block layout, padding included."""
+        return sum(self.partitions) * math.prod(self.block)
+
+    # --- training
+
+    def flat(self, params: dict, phi: dict) -> tuple[list, list]:
+        """Every level in block layout and its log-steps, each flat (``phi``: by coder
+        path)."""
+        blocks, log_steps = [], []
+        for level, (name, coder) in enumerate(zip(self.names, self, strict=True)):
+            values, log_step = coder.blocks(params[name], phi[f"grid_coders.{level}"])
+            blocks.append(values)
+            log_steps.append(log_step)
+        return blocks, log_steps
+
+    def dequantize(self, symbols: torch.Tensor, step: torch.Tensor):
+        """From all levels' flat symbols and steps: the grids' values by name, and per level
+        the symbols in block layout (zero in the padding) and the per-partition steps."""
+        sizes = [coder.valid.numel() for coder in self]
+        levels = [
+            s.view(c.valid.shape) * c.valid for s, c in zip(symbols.split(sizes), self, strict=True)
+        ]
+        steps = [st.view(s.shape) for st, s in zip(step.split(sizes), levels, strict=True)]
+        values = {
+            name: coder.layout.from_blocks(s * st)
+            for name, coder, s, st in zip(self.names, self, levels, steps, strict=True)
+        }
+        return values, levels, [st[:, :, :1, :1, :1] for st in steps]
+
+    def bits(self, phi: dict, levels: list, steps: list) -> torch.Tensor:
+        """The bits of every level (`GridCoder.bits`; at least one), summed level after
+        level."""
+        bits = [
+            coder.bits(phi[f"grid_coders.{i}"], s, st)
+            for i, (coder, s, st) in enumerate(zip(self, levels, steps, strict=True))
+        ]
+        return sum(bits[1:], bits[0])
+
+    def valid(self) -> torch.Tensor:
+        """``(rows, positions)``: the coded positions of every partition of every level."""
+        return torch.cat([c.valid.reshape(c.valid.shape[0], -1) for c in self])
+
+    def _indices(self, phi: dict, integer, symbols: torch.Tensor | None = None):
+        """Mean and scale indices ``(rows, positions)`` of every symbol; ``phi[i]`` and
+        ``integer[i]`` are level i's. Under the per-level Gaussians (V2, V3) no symbols are
+        needed; under the context models the encoder passes all of them."""
+        if self.contextual:
+            return self.evaluator(phi, integer).all_indices(symbols)
+        means, scales = [], []
+        positions = math.prod(self.block)
+        for level, coder in enumerate(self):
+            shape = (coder.layout.num_partitions, positions)
+            m, s = coder.gaussian_indices(phi[level])
+            means.append(torch.broadcast_to(m, shape))
+            scales.append(torch.broadcast_to(s, shape))
+        return torch.cat(means), torch.cat(scales)
+
+    def evaluator(self, phi: list, integer: list) -> ContextEvaluator:
+        """The context models of all levels over all their partitions."""
+        models = [c.fixed_context(p, i) for c, p, i in zip(self, phi, integer, strict=True)]
+        return ContextEvaluator(models, self.partitions, self.block)
+
+    def write(self, phi: list, integer: list, grids: list[np.ndarray]) -> bytes:
+        """The grid section: every level's block-layout symbols ``grids`` under their models,
+        in decoding order (module docstring)."""
+        symbols = torch.cat([torch.from_numpy(g).reshape(g.shape[0], -1) for g in grids])
+        means, scales = self._indices(phi, integer, symbols)
+        valid = self.valid()
+        order = [t.T[valid.T] for t in (symbols, means, scales)]  # position-major
+        return encode_quantized(*(t.numpy().astype(np.int32) for t in order))
+
+    def read(self, phi: list, integer: list, data: bytes) -> list[np.ndarray]:
+        """Decode the grid section: one position of every partition of every level per step
+        (`ContextEvaluator`), or all symbols at once under the per-level Gaussians."""
+        valid = self.valid()
+        symbols = torch.zeros(valid.shape, dtype=torch.int32)
+        decoder = QuantizedDecoder(data, int(valid.sum()))
+        if self.contextual:
+            context = self.evaluator(phi, integer)
+            for position in range(valid.shape[1]):
+                means, scales = context.indices(position)
+                coded = valid[:, position]
+                decoded = decoder.decode(means[coded].numpy(), scales[coded].numpy())
+                symbols[coded, position] = torch.from_numpy(decoded)
+                context.set_symbols(position, symbols[:, position])
+        else:
+            means, scales = self._indices(phi, integer)
+            order = [t.T[valid.T].numpy().astype(np.int32) for t in (means, scales)]
+            symbols.T[valid.T] = torch.from_numpy(decoder.decode(*order))
+        decoder.finish()
+        levels = symbols.split(self.partitions)
+        return [
+            level.reshape(n, 1, *self.block).numpy()
+            for level, n in zip(levels, self.partitions, strict=True)
+        ]
+
+
+# ----------------------------------------------------------------------------- fixed point
+
+
+class BlockGeometry:
+    """A ``block`` partition inside its zero-padded copy (padding ``k // 2`` on every side):
+    the flat index of each raster position (``centres``), and per layer kind (first: centre
+    excluded; later: included) the flat offsets of the causal taps."""
+
+    def __init__(self, block: tuple[int, int, int], kernel: int):
+        radius = kernel // 2
+        self.padded = tuple(b + 2 * radius for b in block)
+        self.size = math.prod(self.padded)
+        _, ph, pw = self.padded
+        grid = torch.meshgrid(*(torch.arange(b) + radius for b in block), indexing="ij")
+        self.centres = (grid[0] * ph * pw + grid[1] * pw + grid[2]).reshape(-1)
+        taps = torch.arange(kernel**3)
+        coordinates = torch.stack([taps // kernel**2, taps // kernel % kernel, taps % kernel], 1)
+        flat = (coordinates - radius) @ torch.tensor([ph * pw, pw, 1])
+        self.offsets = [flat[causal_mask(kernel, i > 0).reshape(-1).bool()] for i in (0, 1)]
+
+    def taps(self, layer: int) -> torch.Tensor:
+        """Flat offsets of the causal taps of convolution ``layer``."""
+        return self.offsets[min(layer, 1)]
+
+
+@dataclass(frozen=True)
+class FixedContextModel:
+    """`ContextModel` in fixed point (`fixed_point`'s docstring). Layer i: ``matrices[i]``
+    the integer weights at the causal taps, ``(taps x in, out)`` with the tap index major;
+    ``scales[i]`` the factor from their sums to fixed-point activations; ``biases[i]`` the
+    fixed-point biases."""
+
+    kernel: int
+    matrices: tuple[torch.Tensor, ...]
+    scales: tuple[float, ...]
+    biases: tuple[torch.Tensor, ...]
+
+    @classmethod
+    def from_coded(cls, weights, steps, biases) -> FixedContextModel:
+        """From the coded phi: integer weights ``q`` ``(out, in, k, k, k)`` with their steps
+        (``w = q s``) and the (dequantised) biases of each layer of a `ContextModel`."""
+        kernel = weights[0].shape[-1]
+        if kernel > MAX_KERNEL or max(q.shape[0] for q in weights) > MAX_WIDTH:
+            raise ValueError(f"context model wider than {MAX_WIDTH} or kernel above {MAX_KERNEL}")
+        matrices, scales = [], []
+        for i, (q, step) in enumerate(zip(weights, steps, strict=True)):
+            used = causal_mask(kernel, include_centre=i > 0).reshape(-1).bool()
+            q = q.double().clamp(-WEIGHT_LIMIT, WEIGHT_LIMIT).flatten(2)[:, :, used]
+            matrices.append(q.permute(2, 1, 0).reshape(-1, q.shape[0]).contiguous())
+            scales.append(float(step) * (ONE if i == 0 else 1.0))
+        biases = tuple(b.double() * ONE for b in biases)
+        return cls(kernel, tuple(matrices), tuple(scales), biases)
+
+    def forward(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and scale indices ``(N, bt, bh, bw)`` of every position of the block-layout
+        symbols ``(N, 1, bt, bh, bw)`` at once (`ContextEvaluator.all_indices`)."""
+        rows, block = symbols.shape[0], tuple(symbols.shape[2:])
+        means, scales = ContextEvaluator([self], [rows], block).all_indices(
+            symbols.reshape(rows, -1)
+        )
+        return means.reshape(rows, *block), scales.reshape(rows, *block)
+
+
+class ContextEvaluator:
+    """The `FixedContextModel` of every grid level over all their partitions (the rows of
+    all levels, level after level), evaluated one raster position at a time.
+
+    Each layer's input is kept in one zero-padded buffer ``(positions, channels, rows)``. The
+    causal taps of a position are a few runs of consecutive padded positions (one per kernel
+    row), so each run is a contiguous slab of the buffer: per layer and level, one matrix
+    product per run reads it in place and the products are summed (exact integer sums), and
+    the hidden values at the position are stored for the next layer and later positions. A
+    value at ``p`` depends only on symbols before ``p`` and hidden values at or before ``p``
+    (the first layer excludes the centre). The decoder calls `indices` and `set_symbols`
+    position by position; the encoder, which has every symbol, calls `all_indices`.
+    """
+
+    def __init__(self, models: list[FixedContextModel], rows: list[int], block):
+        self.geometry = BlockGeometry(tuple(block), models[0].kernel)
+        bounds = torch.tensor([0, *rows]).cumsum(0).tolist()
+        self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        per_level = list(zip(models, rows, strict=True))
+        self.runs, self.blocks, self.scales, self.biases, self.buffers = [], [], [], [], []
+        for i in range(len(models[0].matrices)):
+            runs = _runs(self.geometry.taps(i).tolist())
+            channels = models[0].matrices[i].shape[0] // len(self.geometry.taps(i))
+            self.runs.append(runs)
+            # per level, per run: (out, run length x channels), read against the slab
+            self.blocks.append(
+                [[m.matrices[i][t * channels : (t + n) * channels].T.contiguous()
+                  for _, t, n in runs] for m in models]
+            )  # fmt: skip
+            self.scales.append(
+                torch.cat(
+                    [torch.full((n, 1), m.scales[i], dtype=torch.float64) for m, n in per_level]
+                )
+            )
+            self.biases.append(torch.cat([m.biases[i].expand(n, -1) for m, n in per_level]))
+            self.buffers.append(
+                torch.zeros(self.geometry.size, channels, bounds[-1], dtype=torch.float64)
+            )
+
+    @property
+    def positions(self) -> int:
+        return len(self.geometry.centres)
+
+    def indices(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and scale indices ``(rows,)`` at raster ``position``; every symbol before it
+        must be set."""
+        centre = int(self.geometry.centres[position])
+        last = len(self.blocks) - 1
+        for i, buffer in enumerate(self.buffers):
+            sums = []
+            for rows, blocks in zip(self.slices, self.blocks[i], strict=True):
+                total = None
+                for (offset, _, n), block in zip(self.runs[i], blocks, strict=True):
+                    slab = buffer[centre + offset : centre + offset + n, :, rows].flatten(0, 1)
+                    total = block @ slab if total is None else total.addmm_(block, slab)
+                sums.append(total)
+            a = activation(torch.cat(sums, dim=1).T, self.scales[i], self.biases[i])
+            if i == last:
+                return output_indices(a)
+            self.buffers[i + 1][centre] = hidden(a).T
+        raise AssertionError("unreachable")
+
+    def set_symbols(self, position: int, symbols: torch.Tensor) -> None:
+        """Store the symbols ``(rows,)`` at raster ``position``."""
+        value = symbols.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
+        self.buffers[0][int(self.geometry.centres[position]), 0] = value
+
+    def all_indices(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and scale indices ``(rows, positions)`` of all ``symbols`` ``(rows,
+        positions)`` (the encoder's pass)."""
+        centres = self.geometry.centres
+        self.buffers[0][centres, 0] = symbols.T.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
+        out = [self.indices(p) for p in range(self.positions)]
+        return tuple(torch.stack([o[k] for o in out], dim=1) for k in (0, 1))
+
+
+def _runs(offsets: list[int]) -> list[tuple[int, int, int]]:
+    """Sorted tap offsets as runs of consecutive values: (first offset, first tap, length)."""
+    runs, first = [], 0
+    for j in range(1, len(offsets) + 1):
+        if j == len(offsets) or offsets[j] != offsets[j - 1] + 1:
+            runs.append((offsets[first], first, j - first))
+            first = j
+    return runs
