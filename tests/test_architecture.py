@@ -22,7 +22,7 @@ ALLOWED = {
     "coding": {"errors", "atomic"},
     "io": {"errors", "atomic"},
     "nets": {"errors"},
-    "quant": {"errors"},
+    "quant": {"errors", "lazy"},
     "metrics": {"errors", "io"},
     "codecs": FOUNDATION | {"coding", "io", "nets", "quant", "metrics"},
     "baselines": FOUNDATION | {"codecs", "io", "coding", "metrics"},

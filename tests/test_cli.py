@@ -162,3 +162,28 @@ def test_convert_to_a_png_folder_picks_rgb_at_a_png_bit_depth(sample_y4m, tmp_pa
     assert (frames.format.chroma, frames.format.bit_depth, frames.num_frames) == ("rgb", 16, 2)
     reference = inrcodec.video_to_rgb(inrcodec.read_video(sample_y4m, frames=2))
     np.testing.assert_allclose(inrcodec.video_to_rgb(frames), reference, atol=1 / 65535)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["encode", "--help"],
+        ["info", "{sample}"],
+        ["convert", "{sample}", "{tmp}/out.y4m", "--frames", "2"],
+    ],
+)
+def test_commands_that_need_no_network_do_not_import_torch(args, sample_y4m, tmp_path):
+    """Startup time: torch takes seconds to import, and these commands never run a network
+    (benchmarks/bench_startup.py measures the times)."""
+    args = [a.format(sample=sample_y4m, tmp=tmp_path) for a in args]
+    entry_point = "import sys; from inrcodec.cli import main; sys.exit(main())"  # as pip's
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", entry_point, *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    assert "inrcodec.cli" in imported
+    assert "torch" not in imported
