@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from inrcodec.codecs.options import add_input_options, open_input
 from inrcodec.errors import InrcodecError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a Unix tool whose reader left (`| head`)
 
 
 class UserError(InrcodecError):
@@ -24,13 +27,19 @@ class UserError(InrcodecError):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command; the module imports nothing heavy before this point, so Ctrl-C at any
+    moment, and a reader of stdout that leaves, end it without a traceback."""
     try:
-        return args.run(args)
+        args = build_parser().parse_args(argv)
+        status = args.run(args)
+        sys.stdout.flush()  # a reader that left shows here, inside the handlers
+        return status
     except KeyboardInterrupt:
         print("inrcodec: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # nothing more can be shown: leave quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (InrcodecError, OSError) as error:
         print(f"inrcodec: error: {error}", file=sys.stderr)
         return EXIT_USAGE
