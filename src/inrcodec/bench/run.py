@@ -27,13 +27,12 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from inrcodec import __version__
 from inrcodec.bench.codecs import get_codec
 from inrcodec.bench.results import ResultWriter, read_results
 from inrcodec.bench.spec import Point, point_key
 from inrcodec.codecs import CODECS, CodecEntry
+from inrcodec.codecs.progress import progress_bar
 from inrcodec.io import Video
 from inrcodec.metrics import bpp, compare, kbps
 
@@ -71,7 +70,7 @@ def run_points(
     if not todo:
         return summary
     outcomes = executor(todo) if executor is not None else _measure_all(todo, jobs)
-    bar = tqdm(total=len(todo), disable=not progress, unit="point", dynamic_ncols=True)
+    bar = progress_bar(len(todo), "bench run", "point", show=progress)
     with closing(outcomes), ResultWriter(results_path) as writer, bar:
         for point, record, error in outcomes:
             if error is None:

@@ -39,6 +39,7 @@ from inrcodec.nets.hinerv import PRESETS, HiNeRV, size_class
 from inrcodec.nets.hinerv import preset as network_preset
 
 from ..base import CodecError, EncodeResult, FileCodec
+from ..progress import stage
 from ..synthesis import video_chunks
 from . import compress
 from .bitstream import (
@@ -133,6 +134,7 @@ def encode(
     results["quant"] = fit(model, target, configs["quant"], stage="quant", **kwargs)
     model = model.cpu()
     compress.strip(model)
+    stage("coding the network, then decoding the file to check it", progress)
 
     names = [name for name, _ in parameter_specs(config, frames, height, width)]
     tensors = compress.quantize_per_channel(model, bits, names)
