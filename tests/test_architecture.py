@@ -27,7 +27,7 @@ ALLOWED = {
     "codecs": FOUNDATION | {"coding", "io", "nets", "quant", "metrics"},
     "baselines": FOUNDATION | {"codecs", "io", "coding", "metrics"},
     "bench": FOUNDATION | {"codecs", "baselines", "io", "coding", "metrics", "__init__"},
-    "cli": FOUNDATION | {"codecs", "bench", "io", "coding", "metrics", "__init__"},
+    "cli": FOUNDATION | {"codecs", "bench", "baselines", "io", "coding", "metrics", "__init__"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -60,10 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=run_info)
 
     metrics = commands.add_parser(
-        "metrics", help="PSNR, SSIM and MS-SSIM of a distorted video against a reference"
+        "metrics",
+        help="PSNR, SSIM, MS-SSIM, VMAF and XPSNR of a distorted video against a reference",
+        description="Measure DISTORTED against REFERENCE frame by frame and print the means "
+        "over frames (docs/metrics.md): PSNR, SSIM and MS-SSIM by inrcodec, VMAF and XPSNR by "
+        "the bundled ffmpeg (libvmaf's vmaf_v0.6.1 model, the xpsnr filter) on the same frames.",
     )
-    metrics.add_argument("reference", type=Path)
-    metrics.add_argument("distorted", type=Path)
+    metrics.add_argument("reference", type=Path, help="the original video")
+    metrics.add_argument("distorted", type=Path, help="the decoded (distorted) video")
     metrics.add_argument(
         "--space",
         choices=("rgb", "yuv"),
@@ -78,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         "auto: each file's own tag)",
     )
     metrics.add_argument("--json", action="store_true", help="print JSON with per-frame values")
+    metrics.add_argument(
+        "--no-ffmpeg", action="store_true", help="skip VMAF and XPSNR (measured by ffmpeg)"
+    )
     add_input_options(metrics)
     metrics.set_defaults(run=run_metrics)
 
@@ -251,7 +258,9 @@ def add_bench_commands(commands) -> None:
     )
     report.add_argument("results", type=Path, help="results file written by `bench run`")
     report.add_argument(
-        "--anchor", help="codec label BD-rates are measured against (default: x265 if present)"
+        "--anchor",
+        help="the curve BD-rates are measured against: a curve, codec label or codec name "
+        "(default: the x265 curve if there is one)",
     )
     report.add_argument(
         "-o", "--output", type=Path, help="report folder (default: RESULTS_report next to it)"
@@ -262,6 +271,7 @@ def add_bench_commands(commands) -> None:
         default="pchip",
         help="BD-rate interpolation: pchip (JVET CTC, default) or cubic (VCEG-M33)",
     )
+    report.add_argument("--log-rate", action="store_true", help="plot bpp on a log axis")
     report.set_defaults(run=run_bench_report)
 
 
@@ -364,18 +374,41 @@ def run_metrics(args: argparse.Namespace) -> int:
     distorted = open_input(args.distorted, args)
     matrix = None if args.matrix == "auto" else args.matrix
     result = compare(reference, distorted, args.space, matrix=matrix)
+    means = result.means
+    skipped = None
+    if not args.no_ffmpeg:
+        skipped = ffmpeg_metrics_skipped(reference, distorted)
+    if not (args.no_ffmpeg or skipped):
+        from inrcodec.baselines.ffmpeg_metrics import ffmpeg_metrics
+
+        measured = ffmpeg_metrics(reference, distorted)
+        means |= {name: float(values.mean()) for name, values in measured.items()}
     if args.json:
-        print(json.dumps(result.to_dict()))
+        data = result.to_dict()
+        if not (args.no_ffmpeg or skipped):
+            data["mean"] = means
+            data["per_frame"] |= {name: values.tolist() for name, values in measured.items()}
+        print(json.dumps(data))
         return 0
     print(
         f"{args.distorted} against {args.reference}: {result.num_frames} frames, "
         f"{args.space.upper()}" + (f" ({result.matrix})" if result.matrix else "")
     )
-    for name, value in result.means.items():
-        unit = " dB" if name.startswith("psnr") else ""
+    for name, value in means.items():
+        unit = " dB" if "psnr" in name else ""
         print(f"  {name:<10} {value:9.4f}{unit}")
     print(f"  (MS-SSIM window {result.ms_ssim_window}x{result.ms_ssim_window})")
+    if skipped:
+        print(f"  (VMAF and XPSNR not measured: {skipped})")
     return 0
+
+
+def ffmpeg_metrics_skipped(reference, distorted) -> str | None:
+    """Why VMAF and XPSNR cannot compare these videos (they need one Y'CbCr format), or None."""
+    a, b = reference.format, distorted.format
+    if (a.chroma, a.bit_depth) != (b.chroma, b.bit_depth):
+        return "the videos differ in chroma format or bit depth"
+    return None
 
 
 def run_convert(args: argparse.Namespace) -> int:
@@ -562,7 +595,9 @@ def run_bench_report(args: argparse.Namespace) -> int:
     from inrcodec.bench import write_report
 
     out_dir = args.output or args.results.with_name(f"{args.results.stem}_report")
-    report = write_report(args.results, out_dir, anchor=args.anchor, method=args.method)
+    report = write_report(
+        args.results, out_dir, anchor=args.anchor, method=args.method, log_rate=args.log_rate
+    )
     print(f"wrote {report}")
     return 0
 
