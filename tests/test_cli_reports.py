@@ -52,8 +52,9 @@ def test_the_report_gives_each_phase_and_they_add_up_to_the_wall_time(encoded):
     assert list(phases) == ["start", "load", "encode", "self-check", "metrics", "write"]
     total = float(re.search(r"; (\d+\.\d) s in all", line)[1])
     assert sum(map(float, phases.values())) == pytest.approx(total, abs=0.35)
-    # Only the interpreter's start and exit are not in the total.
-    assert wall - 2.0 < total <= wall
+    # The total is measured inside the process: only the interpreter's start and exit are
+    # outside it (no lower bound here: that would be a timed assertion on a loaded machine).
+    assert total <= wall
 
 
 def test_no_metrics_skips_the_quality_report(sample_y4m, tmp_path):
