@@ -29,6 +29,7 @@ lint: $(STAMP)
 # (prints bytes, bpp, PSNR, MS-SSIM, the rate split by group, time), decode (prints its time),
 # then measure the decoded file against the source.
 demo: $(STAMP)
+	mkdir -p build/demo
 	$(VENV)/bin/inrcodec encode samples/carphone_176x144_32f.y4m -o build/demo/carphone.inrc \
 	    --codec nvrc --rate-point cpu2 --device cpu
 	$(VENV)/bin/inrcodec decode build/demo/carphone.inrc -o build/demo/carphone_decoded.y4m

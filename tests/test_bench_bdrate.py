@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from inrcodec.bench import BDRateError, bd_rate, bd_rate_table
+from inrcodec.bench.bdrate import MIN_POINTS
 
 RATES = [1000.0, 1800.0, 3300.0, 6100.0]
 PSNR = [32.1, 34.8, 37.2, 39.5]
@@ -83,3 +86,35 @@ def test_the_table_has_per_sequence_values_an_average_and_reasons_for_n_a():
     assert table["apart"]["average"] == "n/a: 2 sequence(s) n/a"
     with pytest.raises(BDRateError, match="no results"):
         bd_rate_table(records, "missing", "psnr_rgb")
+
+
+@pytest.mark.parametrize("method", ["pchip", "cubic"])
+@pytest.mark.parametrize("metric", ["psnr_rgb", "psnr_yuv", "ms_ssim_rgb"])
+def test_our_bd_rates_are_those_of_the_bjontegaard_package(method, metric):
+    """The field's tool (FAU-LMS ``bjontegaard``, checked against the JVET CTC sheets) gives
+    the same figures on every curve of the committed CPU results, against x265."""
+    import warnings
+
+    import bjontegaard
+
+    from inrcodec.bench import read_results
+    from inrcodec.bench.results import curve_points
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_rd.jsonl"
+    curves = curve_points(read_results(results), metric)
+    compared = 0
+    for (curve, sequence), points in curves.items():
+        if curve == "x265-veryslow" or len(points) < MIN_POINTS[method]:
+            continue
+        rates_and_qualities = [
+            *zip(*curves["x265-veryslow", sequence], strict=True), *zip(*points, strict=True)
+        ]
+        with warnings.catch_warnings():  # it warns when the quality ranges overlap little
+            warnings.simplefilter("ignore")
+            theirs = bjontegaard.bd_rate(
+                *rates_and_qualities, method=method, require_matching_points=False
+            )
+        # 1e-7: on MS-SSIM's narrow range the two cubic fits round differently
+        assert bd_rate(*rates_and_qualities, method) == pytest.approx(theirs, rel=1e-7)
+        compared += 1
+    assert compared >= 9  # hinerv, svtav1 and x264 on three clips (nvrc too for pchip)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -53,16 +54,17 @@ def test_report_writes_markdown_and_plots(results, tmp_path):
     text = report.read_text()
     assert "## BD-rate against anchor" in text
     assert "piecewise cubic Hermite (PCHIP)" in text
-    for title in ("### PSNR RGB (dB)", "### PSNR YUV 6:1:1 (dB)", "### MS-SSIM RGB"):
-        assert title in text
+    titles = ("PSNR RGB (dB)", "PSNR YUV 6:1:1 (dB)", "MS-SSIM RGB", "VMAF", "XPSNR Y (dB)")
+    for title in titles:
+        assert f"### {title}\n" in text
     assert "| codec | head | small | average |" in text
     finer_rows = [
         line for line in text.splitlines() if line.startswith("| finer | ") and "%" in line
     ]
-    assert len(finer_rows) == 3
+    assert len(finer_rows) == len(titles)
     points = [line for line in text.splitlines() if re.match(r"\| \w+ \| \w+ \| step \d+ \|", line)]
     assert len(points) == 16
-    for metric in ("psnr_rgb", "psnr_yuv", "ms_ssim_rgb"):
+    for metric in ("psnr_rgb", "psnr_yuv", "ms_ssim_rgb", "vmaf", "xpsnr_y"):
         assert "![" in text and f"(rd_{metric}.png)" in text
         for suffix in (".png", ".svg"):
             assert (tmp_path / "report" / f"rd_{metric}{suffix}").stat().st_size > 1000
@@ -76,7 +78,23 @@ def test_report_from_the_cli_with_default_anchor_and_errors(results, tmp_path, c
     assert "VCEG-M33" in text
     assert main(["bench", "report", str(results), "--anchor", "x265", "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "inrcodec: error: anchor 'x265' is not in" in err and "anchor, finer" in err
+    assert "inrcodec: error: --anchor x265 is not in" in err and "anchor, finer" in err
+
+
+def test_the_anchor_is_the_x265_curve_by_default_and_found_by_codec_or_label(tmp_path):
+    """The committed CPU results label their x265 curve x265-veryslow (issue 25: the report
+    fell back to the alphabetically first curve, hinerv)."""
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_rd.jsonl"
+    for anchor in (None, "x265", "x265-veryslow"):
+        out = tmp_path / str(anchor)
+        args = ["bench", "report", str(results), "-o", str(out)]
+        assert main(args + (["--anchor", anchor] if anchor else [])) == 0
+        text = (out / "report.md").read_text()
+        assert "## BD-rate against x265-veryslow" in text
+        bd_rows = [line.split(" | ")[0] for line in text.splitlines() if line.endswith("% |")]
+        assert "| x264-veryslow" in bd_rows and "| x265-veryslow" not in bd_rows
+    assert main(["bench", "report", str(results), "--anchor", "nvrc-cpu2", "-o", str(out)]) == 0
+    assert "## BD-rate against nvrc\n" in (out / "report.md").read_text()
 
 
 def test_mixed_configurations_in_one_file_are_refused(results, tmp_path):
@@ -148,4 +166,41 @@ def test_entries_that_share_a_curve_are_one_curve(results, tmp_path):
     text = write_report(path, tmp_path / "report").read_text()
     assert "| finer-a | finer | fake | step 3, 6 |" in text
     assert "| finer-b | finer | fake | step 12, 24 |" in text
-    assert len([line for line in text.splitlines() if line.startswith("| finer | ")]) == 3
+    assert len([line for line in text.splitlines() if line.startswith("| finer | ")]) == 5
+
+
+def test_the_report_of_the_cpu_results_is_short_and_its_plots_follow_the_bd_rate(tmp_path):
+    """Issue 25: codec cells of hundreds of characters (every point's ffmpeg arguments, raw
+    floats, None), absolute paths, zigzagging curves of two network sizes, a squeezed linear
+    rate axis, and a one-sequence report that repeated its panel as the average."""
+    from inrcodec.bench.plots import rd_figure
+    from inrcodec.bench.results import pareto_front
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_rd.jsonl"
+    text = write_report(results, tmp_path / "report", log_rate=True).read_text()
+    setup = text.split("### Codecs", 1)[1].split("## BD-rate", 1)[0]
+    rows = [line for line in setup.splitlines() if line.startswith("| ")]
+    cells = [cell for row in rows for cell in row.split(" | ")]
+    assert max(map(len, cells)) < 140, max(cells, key=len)
+    assert "ffmpeg_args: -c:v" not in setup and "None" not in setup
+    assert "estimated_bits: 1" not in setup and "per point: estimated_bits, rate_gap" in setup
+    assert "/work/" not in text.split("## BD-rate", 1)[0].split("\n", 3)[3]  # no folders
+    assert "| carphone | `carphone_176x144_32f.y4m` |" in text
+    assert "hinerv, nvrc: curves joining several codec entries" in text
+    assert "bpp on a logarithmic axis" in text
+
+    records = read_results(results)
+    figure = rd_figure(records, "psnr_rgb", log_rate=True)
+    panels = [ax for ax in figure.axes if ax.axison]
+    assert [ax.get_title() for ax in panels][-1] == "average over sequences"
+    assert all(ax.get_xscale() == "log" for ax in panels)
+    bikes = next(ax for ax in panels if ax.get_title() == "bikes")  # where the sizes cross
+    hinerv = [r for r in records if r["curve"] == "hinerv" and r["sequence"] == "bikes"]
+    points = [(r["bpp"], r["psnr_rgb"]) for r in hinerv]
+    line = next(line for line in bikes.lines if line.get_label() == "hinerv")
+    assert list(zip(*line.get_data(), strict=True)) == pareto_front(points) != sorted(points)
+
+    one = [r for r in records if r["sequence"] == "carphone"]
+    panels = [ax for ax in rd_figure(one, "psnr_rgb").axes if ax.axison]
+    assert [ax.get_title() for ax in panels] == ["carphone"]
+    assert panels[0].get_xscale() == "linear"

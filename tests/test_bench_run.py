@@ -37,8 +37,8 @@ RECORD_FIELDS = {
     "codec", "label", "curve", "options", "settings", "rate_parameter", "rate_point", "sequence",
     "path", "start", "frames", "width", "height", "chroma", "bit_depth", "fps", "bytes", "bpp",
     "kbps", "psnr_rgb", "ssim_rgb", "ms_ssim_rgb", "rgb_matrix", "psnr_y", "psnr_u", "psnr_v",
-    "psnr_yuv", "ssim_y", "ms_ssim_y", "ms_ssim_window", "encode_seconds", "decode_seconds",
-    "versions", "timestamp", "host",
+    "psnr_yuv", "ssim_y", "ms_ssim_y", "ms_ssim_window", "vmaf", "xpsnr_y", "xpsnr_u", "xpsnr_v",
+    "encode_seconds", "decode_seconds", "versions", "timestamp", "host",
 }  # fmt: skip
 
 
@@ -88,6 +88,7 @@ def test_a_run_writes_one_complete_record_per_point(clip, tmp_path):
         assert coarse["psnr_rgb"] < fine["psnr_rgb"]
         assert coarse["psnr_yuv"] < fine["psnr_yuv"]
         assert coarse["ms_ssim_rgb"] < fine["ms_ssim_rgb"]
+        assert coarse["vmaf"] < fine["vmaf"] and coarse["xpsnr_y"] < fine["xpsnr_y"]
 
 
 def test_a_yaml_spec_with_paths_relative_to_it(sample_y4m, tmp_path):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +178,63 @@ def test_convert_to_a_png_folder_picks_rgb_at_a_png_bit_depth(sample_y4m, tmp_pa
     assert (frames.format.chroma, frames.format.bit_depth, frames.num_frames) == ("rgb", 16, 2)
     reference = inrcodec.video_to_rgb(inrcodec.read_video(sample_y4m, frames=2))
     np.testing.assert_allclose(inrcodec.video_to_rgb(frames), reference, atol=1 / 65535)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["encode", "--help"],
+        ["info", "{sample}"],
+        ["convert", "{sample}", "{tmp}/out.y4m", "--frames", "2"],
+        ["metrics", "{sample}", "{sample}", "--frames", "2"],
+    ],
+)
+def test_commands_that_need_no_network_do_not_import_torch(args, sample_y4m, tmp_path):
+    """Startup time: torch takes seconds to import, and these commands never run a network
+    (benchmarks/bench_startup.py measures the times)."""
+    args = [a.format(sample=sample_y4m, tmp=tmp_path) for a in args]
+    entry_point = "import sys; from inrcodec.cli import main; sys.exit(main())"  # as pip's
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", entry_point, *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    assert "inrcodec.cli" in imported
+    assert "torch" not in imported
+
+
+ENTRY_POINT = "import sys; from inrcodec.cli import main; sys.exit(main())"  # as pip writes it
+
+
+@pytest.mark.parametrize("delay", [0.5, 1.0, 2.0])
+def test_ctrl_c_while_starting_exits_130_without_a_traceback(delay, sample_y4m, tmp_path):
+    out = tmp_path / "x.inrc"
+    args = ["encode", "--codec", "hinerv", str(sample_y4m), "-o", str(out), "--steps", "100000"]
+    process = subprocess.Popen(
+        [sys.executable, "-c", ENTRY_POINT, *args, "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert (process.returncode, stderr) == (130, "inrcodec: interrupted\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_pipe_ends_the_command_quietly(sample_y4m):
+    """`inrcodec info clip | head -1`: the reader leaves early; like Unix tools, no message.
+    Here the reader has left before the first write, so the write always meets a closed pipe."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", ENTRY_POINT, "info", str(sample_y4m)],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 141  # 128 + SIGPIPE, the status of a Unix tool killed by it

@@ -110,7 +110,7 @@ def test_the_command_line_refuses_a_file_above_the_limit_in_one_line(tmp_path, c
     source.write_bytes(asking_for(2**20, 16384, 16384))
     assert main(["decode", str(source), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("inrcodec: error: the file asks for 1048576 frames of 16384x16384")
+    assert err.startswith(f"inrcodec: error: {source}: the file asks for 1048576 frames of 16384x")
     assert "--max-pixels" in err and err.count("\n") == 1
     assert main(["decode", str(source), "-o", str(out), "--max-pixels", "3e14"]) == 2
     assert "pixels" not in capsys.readouterr().err  # allowed: refused for its payload instead
@@ -168,7 +168,7 @@ def test_the_memory_limit_on_the_command_line(payload, tmp_path, capsys):
     source.write_bytes(the_same_network(payload, 4, 2160, 3840))
     assert main(["decode", str(source), "-o", str(out), "--max-memory", "1G"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("inrcodec: error: decoding this file needs about 1.9 GiB at once")
+    assert err.startswith(f"inrcodec: error: {source}: decoding this file needs about 1.9 GiB")
     assert "more than the decoder's limit of 1.0 GiB" in err and err.count("\n") == 1
     for bad in ["0", "-1", "1.5", "many", "8X"]:
         with pytest.raises(SystemExit) as exit_:

@@ -74,7 +74,8 @@ def test_round_trip_with_facts_in_the_name(tmp_path, chroma, bit_depth):
 
 def test_round_trip_with_facts_from_the_caller(tmp_path):
     video = real_clip("444", 10)
-    write_video(video, tmp_path / "clip.yuv")
+    write_video(video, tmp_path / "clip_176x144_444_10bit.yuv")
+    (tmp_path / "clip_176x144_444_10bit.yuv").rename(tmp_path / "clip.yuv")
     fmt = video.format
     read = read_video(
         tmp_path / "clip.yuv", size="176x144", chroma="444", bit_depth=10, fps=fmt.fps
@@ -113,7 +114,7 @@ def test_defaults_are_420_8bit_25fps(tmp_path):
 
 def test_missing_size_names_what_to_pass(tmp_path):
     (tmp_path / "clip.yuv").write_bytes(bytes(100))
-    with pytest.raises(VideoFormatError, match=r"pass size=\(width, height\)"):
+    with pytest.raises(VideoFormatError, match=r"clip.yuv: .*\(--size WxH, or size="):
         read_video(tmp_path / "clip.yuv")
 
 
@@ -145,3 +146,19 @@ def test_writing_under_a_contradicting_name_fails(tmp_path):
     with pytest.raises(VideoFormatError, match="says"):
         write_video(real_clip(), tmp_path / "clip_352x288.yuv")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "chroma", "bit_depth"),
+    [("clip.yuv", "420", 8), ("clip_176x144.yuv", "420", 10), ("clip_176x144.yuv", "444", 8)],
+)
+def test_a_raw_file_is_written_only_under_a_name_that_reads_back(tmp_path, name, chroma, bit_depth):
+    """A raw file stores no format: the name must say what differs from the defaults."""
+    video = real_clip(chroma, bit_depth)
+    with pytest.raises(VideoFormatError, match="call it .*/clip_176x144_29.97fps"):
+        write_video(video, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+    suggested = tmp_path / f"clip_176x144_29.97fps_{bit_depth}bit_{chroma}.yuv"
+    write_video(video, suggested)
+    back = read_video(suggested)
+    assert back == video and back.format.fps == video.format.fps

@@ -71,7 +71,7 @@ def test_round_trip_keeps_siting_range_matrix_fps(tmp_path, siting, bit_depth):
 
 
 def test_writer_uses_standard_tags(tmp_path):
-    fmt = real_clip().format
+    fmt = real_clip().format.with_(pixel_aspect=None)
     assert format_header(fmt).startswith(b"YUV4MPEG2 W176 H144 F30000:1001 Ip A0:0 C420mpeg2 ")
     assert b" C420jpeg " in format_header(fmt.with_(chroma_siting="center"))
     assert b" C420paldv " in format_header(fmt.with_(chroma_siting="topleft"))
@@ -127,7 +127,7 @@ def test_colour_tags(tmp_path, tag, chroma, bit_depth, siting):
     assert video.num_frames == 2 and int(video.planes[2][1, 0, 0]) == (1 if bit_depth == 8 else 257)
 
 
-@pytest.mark.parametrize("tag", ["Cmono", "C422", "C444alpha", "C420p8", "C420p17"])
+@pytest.mark.parametrize("tag", ["C422", "C444alpha", "C420p8", "C420p17", "Cmono8"])
 def test_unsupported_colour_tags_are_rejected(tmp_path, tag):
     path = y4m_file(tmp_path, f"YUV4MPEG2 W8 H4 F25:1 {tag}\n".encode(), [b"FRAME\n"], 48)
     with pytest.raises(VideoFormatError, match=tag[1:]):
@@ -207,3 +207,37 @@ def test_rgb_video_cannot_be_written_as_y4m(tmp_path):
     with pytest.raises(VideoFormatError, match="Y'CbCr"):
         write_video(video, tmp_path / "rgb.y4m")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pixel_aspect_ratio_survives_a_round_trip(tmp_path):
+    video = read_video(SAMPLE, frames=2)
+    assert video.format.pixel_aspect == Fraction(128, 117)  # the sample's A128:117
+    write_video(video, tmp_path / "clip.y4m")
+    assert b" A128:117 " in (tmp_path / "clip.y4m").read_bytes()[:100]
+    assert read_video(tmp_path / "clip.y4m").format.pixel_aspect == Fraction(128, 117)
+    unknown = Video(video.planes, video.format.with_(pixel_aspect=None))
+    assert unknown == video  # display metadata: not part of a format's identity
+    write_video(unknown, tmp_path / "unknown.y4m")
+    assert b" A0:0 " in (tmp_path / "unknown.y4m").read_bytes()[:100]
+
+
+@pytest.mark.parametrize(
+    ("pix_fmt", "tag", "bit_depth"), [("gray", "Cmono", 8), ("gray10le", "Cmono10", 10)]
+)
+def test_grey_y4m_reads_as_420_with_neutral_chroma(tmp_path, pix_fmt, tag, bit_depth):
+    """As a grey mp4 is read (ffmpeg decodes grey H.264 as 4:2:0 with neutral chroma)."""
+    grey = tmp_path / "grey.y4m"
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(SAMPLE), "-frames:v", "3", "-pix_fmt", pix_fmt,
+         "-strict", "-1", str(grey)],
+        check=True,
+    )  # fmt: skip
+    assert f" {tag} ".encode() in grey.read_bytes()[:100]
+    video = read_video(grey)
+    assert (video.format.chroma, video.format.bit_depth, video.num_frames) == ("420", bit_depth, 3)
+    luma = np.frombuffer(ffmpeg_raw(grey, pix_fmt), "u1" if bit_depth == 8 else "<u2")
+    np.testing.assert_array_equal(video.planes[0].ravel(), luma)
+    for chroma in video.planes[1:]:
+        assert chroma.shape == (3, 72, 88) and (chroma == 1 << (bit_depth - 1)).all()
+    write_video(video, tmp_path / "back.y4m")
+    assert read_video(tmp_path / "back.y4m") == video

@@ -235,3 +235,27 @@ def test_compare_rejects_unknown_space():
     ref = textured_video(VideoFormat(64, 48), 1)
     with pytest.raises(ValueError, match="space must be one of"):
         compare(ref, ref, "xyz")
+
+
+@pytest.mark.parametrize("shape", [(2, 144, 176), (2, 161, 203, 3), (1, 97, 130)])
+def test_ssim_and_ms_ssim_equal_pytorch_msssim(shape):
+    """Our float64 numpy SSIM / MS-SSIM are pytorch_msssim's: its Gaussian window, valid
+    filtering, and zero-padded pooling of odd sides between scales (1e-7: it computes the
+    window in float32)."""
+    import pytorch_msssim
+    import torch
+
+    rng = np.random.default_rng(7)
+    ref = rng.integers(0, 256, shape).astype(np.uint8)
+    dist = np.clip(ref + rng.normal(0, 12, shape), 0, 255).astype(np.uint8)
+    batch = [torch.from_numpy(a / 255.0) for a in (ref, dist)]
+    batch = [b[:, None] if b.ndim == 3 else b.permute(0, 3, 1, 2) for b in batch]
+    window = ms_ssim_window(*shape[1:3])
+    expected_ssim = pytorch_msssim.ssim(*batch, data_range=1.0, size_average=False)
+    expected_ms = pytorch_msssim.ms_ssim(
+        *batch, data_range=1.0, size_average=False, win_size=window
+    )
+    np.testing.assert_allclose(ssim(ref, dist, 255), expected_ssim.numpy(), rtol=0, atol=1e-7)
+    np.testing.assert_allclose(
+        ms_ssim(ref, dist, 255, window), expected_ms.numpy(), rtol=0, atol=1e-7
+    )

@@ -190,3 +190,40 @@ def test_compare_rgb_of_rgb_video_with_constant_error():
     np.testing.assert_allclose(result.per_frame["psnr"], 10 * math.log10(255**2 / 9), atol=1e-4)
     identical = compare(ref, ref, "rgb").means
     assert identical["psnr"] == 100.0 and identical["ms_ssim"] == pytest.approx(1.0)
+
+
+def test_vmaf_and_xpsnr_are_ffmpegs_on_the_same_frames(x264_clip, tmp_path):
+    """`ffmpeg_metrics` equals libvmaf and xpsnr run by hand on the raw files, frame by frame,
+    and `inrcodec metrics` reports their means (issue 25: the metrics people compare in)."""
+    import json
+    import sys
+
+    from inrcodec.baselines.ffmpeg_metrics import ffmpeg_metrics
+
+    ref, dist, _, _ = x264_clip
+    measured = ffmpeg_metrics(ref, dist)
+    bits = ref.format.bit_depth
+    for video, name in ((ref, "ref"), (dist, "dist")):
+        (tmp_path / f"{name}.yuv").write_bytes(
+            b"".join(p[t].astype("<u2" if bits > 8 else "u1").tobytes()
+                     for t in range(video.num_frames) for p in video.planes)
+        )  # fmt: skip
+    raw = ["-f", "rawvideo", "-pix_fmt", PIX_FMTS[bits], "-s", "176x144"]
+    inputs = [*raw, "-i", "dist.yuv", *raw, "-i", "ref.yuv"]
+    ffmpeg(*inputs, "-lavfi", "libvmaf=log_fmt=json:log_path=v.json", "-f", "null", "-",
+           cwd=tmp_path)  # fmt: skip
+    ffmpeg(*inputs, "-lavfi", "xpsnr=stats_file=x.txt", "-f", "null", "-", cwd=tmp_path)
+    frames = json.loads((tmp_path / "v.json").read_text())["frames"]
+    np.testing.assert_allclose(measured["vmaf"], [f["metrics"]["vmaf"] for f in frames], atol=1e-6)
+    rows = re.findall(r"XPSNR y:\s*(\S+)", (tmp_path / "x.txt").read_text())
+    np.testing.assert_allclose(measured["xpsnr_y"], np.array(rows, float), atol=1e-4)
+    assert 20 < measured["vmaf"].mean() < 100 and 20 < measured["xpsnr_y"].mean() < 60
+
+    from inrcodec.io import write_video
+
+    write_video(ref, tmp_path / "ref.y4m")
+    write_video(dist, tmp_path / "dist.y4m")
+    cli = [sys.executable, "-m", "inrcodec.cli", "metrics", "ref.y4m", "dist.y4m", "--json"]
+    result = json.loads(subprocess.run(cli, cwd=tmp_path, capture_output=True, check=True).stdout)
+    assert result["mean"]["vmaf"] == pytest.approx(measured["vmaf"].mean())
+    assert result["per_frame"]["xpsnr_y"] == pytest.approx(measured["xpsnr_y"].tolist())

@@ -43,6 +43,25 @@ def atomic_file(destination: str | os.PathLike) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
+def check_destination(destination: str | os.PathLike, *, folder: bool = False) -> None:
+    """Raise an `OSError` naming ``destination`` if a file (``folder``: a folder) could not be
+    written there now: the folder it goes in is missing or not writable (a probe file is
+    created and removed in it), or a file's destination is a folder. A command calls this
+    before its work, as ffmpeg opens its output first."""
+    destination = Path(destination)
+    parent = destination.parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"{destination}: there is no folder {parent} (create it first)")
+    if not folder and destination.is_dir():
+        raise IsADirectoryError(f"{destination} is a folder, not a file")
+    probe = _sibling(destination, "probe")
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as error:
+        raise type(error)(f"{destination}: cannot write in {parent} ({error.strerror})") from None
+    probe.unlink()
+
+
 def write_atomic(destination: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``destination`` atomically (see `atomic_file`)."""
     with atomic_file(destination) as temporary:
@@ -59,11 +78,7 @@ def atomic_folder(destination: str | os.PathLike, replaceable_suffix: str) -> It
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    if destination.exists() and not _holds_only(destination, replaceable_suffix):
-        raise FileExistsError(
-            f"{destination} exists and holds more than {replaceable_suffix} files; "
-            "refusing to replace it"
-        )
+    check_replaceable(destination, replaceable_suffix)
     temporary = _sibling(destination, "tmp")
     temporary.mkdir()
     try:
@@ -81,6 +96,15 @@ def atomic_folder(destination: str | os.PathLike, replaceable_suffix: str) -> It
             os.rename(temporary, destination)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+
+
+def check_replaceable(folder: Path, suffix: str) -> None:
+    """Raise `FileExistsError` if ``folder`` exists and is not a folder of ``suffix`` files
+    only, which `atomic_folder` would refuse to replace."""
+    if folder.exists() and not _holds_only(folder, suffix):
+        raise FileExistsError(
+            f"{folder} exists and holds more than {suffix} files; refusing to replace it"
+        )
 
 
 def _holds_only(folder: Path, suffix: str) -> bool:

@@ -1,9 +1,10 @@
 """The `inrcodec` command: ``encode``, ``decode``, ``info``, ``metrics``, ``convert``, ``bench``.
 
 User mistakes (a missing file, an unknown format, videos that do not match, a malformed
-bitstream) and running out of memory print one line ``inrcodec: error: ...`` and exit with
-status 2, without a traceback. A command stopped by Ctrl-C (SIGINT) or SIGTERM removes its
-temporary output (`inrcodec.atomic`) before it exits; SIGKILL cannot be caught, and leaves it.
+bitstream, an output that cannot be written) and running out of memory print one line
+``inrcodec: error: ...`` and exit with status 2, without a traceback; outputs are checked
+before any work starts. A command stopped by Ctrl-C (SIGINT) or SIGTERM removes its temporary
+output (`inrcodec.atomic`) before it exits; SIGKILL cannot be caught, and leaves it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from inrcodec import __version__
@@ -20,6 +24,10 @@ from inrcodec.codecs.options import add_input_options, open_input
 from inrcodec.errors import InrcodecError, is_out_of_memory
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a Unix tool whose reader left (`| head`)
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+STARTED = time.perf_counter()  # the command's phases are timed from here (`Clock`)
 
 
 class UserError(InrcodecError):
@@ -35,17 +43,24 @@ def _raise_terminated(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command; the module imports nothing heavy before this point, so Ctrl-C at any
+    moment, and a reader of stdout that leaves, end it without a traceback. SIGTERM unwinds it
+    as Ctrl-C does."""
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return args.run(args)
+        args = build_parser().parse_args(argv)
+        status = args.run(args)
+        sys.stdout.flush()  # a reader that left shows here, inside the handlers
+        return status
     except KeyboardInterrupt:
         print("inrcodec: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Terminated:
         print("inrcodec: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return EXIT_TERMINATED
+    except BrokenPipeError:  # nothing more can be shown: leave quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (InrcodecError, OSError) as error:
         print(f"inrcodec: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -68,17 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"inrcodec {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    info = commands.add_parser("info", help="describe a video file or an inrcodec bitstream")
-    info.add_argument("file", type=Path)
+    info = commands.add_parser(
+        "info",
+        help="describe a video file or an inrcodec bitstream",
+        description="Print what a file holds: a video's size, frames, pixel format and colour "
+        "tags; an inrcodec file's header, codec settings and bytes by part.",
+    )
+    info.add_argument("file", type=Path, help="a video (.y4m, .yuv, PNG folder, mp4...) or .inrc")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_input_options(info)
     info.set_defaults(run=run_info)
 
     metrics = commands.add_parser(
-        "metrics", help="PSNR, SSIM and MS-SSIM of a distorted video against a reference"
+        "metrics",
+        help="PSNR, SSIM, MS-SSIM, VMAF and XPSNR of a distorted video against a reference",
+        description="Measure DISTORTED against REFERENCE frame by frame and print the means "
+        "over frames (docs/metrics.md): PSNR, SSIM and MS-SSIM by inrcodec, VMAF and XPSNR by "
+        "the bundled ffmpeg (libvmaf's vmaf_v0.6.1 model, the xpsnr filter) on the same frames.",
     )
-    metrics.add_argument("reference", type=Path)
-    metrics.add_argument("distorted", type=Path)
+    metrics.add_argument("reference", type=Path, help="the original video")
+    metrics.add_argument("distorted", type=Path, help="the decoded (distorted) video")
     metrics.add_argument(
         "--space",
         choices=("rgb", "yuv"),
@@ -93,16 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
         "auto: each file's own tag)",
     )
     metrics.add_argument("--json", action="store_true", help="print JSON with per-frame values")
+    metrics.add_argument(
+        "--no-ffmpeg", action="store_true", help="skip VMAF and XPSNR (measured by ffmpeg)"
+    )
     add_input_options(metrics)
     metrics.set_defaults(run=run_metrics)
 
     convert = commands.add_parser(
-        "convert", help="convert between y4m, raw yuv, PNG folders (and read mp4/mkv/avi)"
+        "convert",
+        help="convert between y4m, raw yuv, PNG folders (and read mp4/mkv/avi)",
+        description="Copy a video into another file kind, chosen by OUTPUT's name (.y4m, .yuv "
+        "named with its format, or a PNG folder: a name without extension), optionally in "
+        "another chroma format or bit depth.",
     )
-    convert.add_argument("input", type=Path)
-    convert.add_argument("output", type=Path)
-    convert.add_argument("--to-chroma", choices=("420", "444", "rgb"), help="output chroma format")
-    convert.add_argument("--to-bit-depth", type=int, help="output bit depth (8-16)")
+    convert.add_argument("input", type=Path, help="the video to read")
+    convert.add_argument("output", type=Path, help="the video to write")
+    add_output_format_options(convert)
     add_input_options(convert)
     convert.set_defaults(run=run_convert)
     add_bench_commands(commands)
@@ -123,12 +153,15 @@ def add_codec_commands(commands) -> None:
         description=f"Compress a video with one of the registered codecs ({', '.join(modules)}; "
         "each is documented in docs/). Prints size, bpp, quality, the bytes by part and time.",
     )
-    encode.add_argument("input", type=Path)
+    encode.add_argument("input", type=Path, help="the video to compress")
     encode.add_argument("-o", "--output", type=Path, required=True, help="bitstream (.inrc)")
     default = next(iter(modules))  # the registry's first
     encode.add_argument("--codec", choices=list(modules), default=default, help=f"({default})")
     encode.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     encode.add_argument("--no-progress", action="store_true", help="no progress bars")
+    encode.add_argument(
+        "--no-metrics", action="store_true", help="do not measure PSNR and MS-SSIM (faster)"
+    )
     add_codec_options(encode, {name: m.ENCODE_OPTIONS for name, m in modules.items()})
     add_input_options(encode)
     encode.set_defaults(run=run_encode)
@@ -145,10 +178,11 @@ def add_codec_commands(commands) -> None:
         help="decode an inrcodec bitstream to a video file",
         description="Decode an inrcodec file; each frame is written as it is synthesised.",
     )
-    decode.add_argument("input", type=Path)
+    decode.add_argument("input", type=Path, help="an inrcodec file (.inrc)")
     decode.add_argument(
         "-o", "--output", type=Path, required=True, help="video file (.y4m, .yuv, PNG folder)"
     )
+    add_output_format_options(decode)
     decode.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     decode.add_argument(
         "--max-pixels",
@@ -169,6 +203,20 @@ def add_codec_commands(commands) -> None:
     )
     add_codec_options(decode, {name: m.DECODE_OPTIONS for name, m in modules.items()})
     decode.set_defaults(run=run_decode)
+
+
+def add_output_format_options(parser: argparse.ArgumentParser) -> None:
+    """--to-chroma and --to-bit-depth of a command that writes a video (`output_format`)."""
+    parser.add_argument(
+        "--to-chroma",
+        choices=("420", "444", "rgb"),
+        help="output chroma format (default: the video's; rgb for a PNG folder)",
+    )
+    parser.add_argument(
+        "--to-bit-depth",
+        type=int,
+        help="output bit depth, 8-16 (default: the video's; 8 or 16 for a PNG folder)",
+    )
 
 
 def add_codec_options(parser: argparse.ArgumentParser, declared: dict[str, tuple]) -> None:
@@ -275,7 +323,9 @@ def add_bench_commands(commands) -> None:
     )
     report.add_argument("results", type=Path, help="results file written by `bench run`")
     report.add_argument(
-        "--anchor", help="codec label BD-rates are measured against (default: x265 if present)"
+        "--anchor",
+        help="the curve BD-rates are measured against: a curve, codec label or codec name "
+        "(default: the x265 curve if there is one)",
     )
     report.add_argument(
         "-o", "--output", type=Path, help="report folder (default: RESULTS_report next to it)"
@@ -286,6 +336,7 @@ def add_bench_commands(commands) -> None:
         default="pchip",
         help="BD-rate interpolation: pchip (JVET CTC, default) or cubic (VCEG-M33)",
     )
+    report.add_argument("--log-rate", action="store_true", help="plot bpp on a log axis")
     report.set_defaults(run=run_bench_report)
 
 
@@ -365,7 +416,8 @@ def run_info(args: argparse.Namespace) -> int:
                 for name, entry in value.items():
                     print(f"{name:>18}  {entry}")
             else:
-                print(f"{key:>16}: {value}")
+                shown = f"{value:.4g}" if isinstance(value, float) else value
+                print(f"{key:>16}: {shown}")
     return 0
 
 
@@ -382,8 +434,14 @@ def describe_video(path: Path, video) -> dict:
         "matrix": fmt.matrix,
         "range": fmt.range,
         "chroma_siting": fmt.chroma_siting,
-        "raw_bpp": 8 * fmt.frame_bytes / (fmt.width * fmt.height),
+        "pixel_aspect": "unknown" if fmt.pixel_aspect is None else str(fmt.pixel_aspect),
+        "raw_bpp": raw_bpp(fmt),
     }
+
+
+def raw_bpp(fmt) -> float:
+    """Bits per pixel of the uncompressed video."""
+    return 8 * fmt.frame_bytes / (fmt.width * fmt.height)
 
 
 def describe_bitstream(path: Path) -> dict:
@@ -392,8 +450,20 @@ def describe_bitstream(path: Path) -> dict:
     from inrcodec.coding import Container
 
     data = path.read_bytes()
-    _, module = module_for_file(Container.from_bytes(data).codec)
-    return {"file": str(path), **module.describe(data)}
+    with naming(path):
+        _, module = module_for_file(Container.from_bytes(data).codec)
+        return {"file": str(path), **module.describe(data)}
+
+
+@contextmanager
+def naming(path: Path):
+    """Name ``path`` in a `BitstreamError` raised inside: the readers see only bytes."""
+    from inrcodec.coding import BitstreamError
+
+    try:
+        yield
+    except BitstreamError as error:
+        raise UserError(f"{path}: {error}") from None
 
 
 def run_metrics(args: argparse.Namespace) -> int:
@@ -403,42 +473,129 @@ def run_metrics(args: argparse.Namespace) -> int:
     distorted = open_input(args.distorted, args)
     matrix = None if args.matrix == "auto" else args.matrix
     result = compare(reference, distorted, args.space, matrix=matrix)
+    means = result.means
+    skipped = None
+    if not args.no_ffmpeg:
+        skipped = ffmpeg_metrics_skipped(reference, distorted)
+    if not (args.no_ffmpeg or skipped):
+        from inrcodec.baselines.ffmpeg_metrics import ffmpeg_metrics
+
+        measured = ffmpeg_metrics(reference, distorted)
+        means |= {name: float(values.mean()) for name, values in measured.items()}
     if args.json:
-        print(json.dumps(result.to_dict()))
+        data = result.to_dict()
+        if not (args.no_ffmpeg or skipped):
+            data["mean"] = means
+            data["per_frame"] |= {name: values.tolist() for name, values in measured.items()}
+        print(json.dumps(data))
         return 0
     print(
         f"{args.distorted} against {args.reference}: {result.num_frames} frames, "
         f"{args.space.upper()}" + (f" ({result.matrix})" if result.matrix else "")
     )
-    for name, value in result.means.items():
-        unit = " dB" if name.startswith("psnr") else ""
+    for name, value in means.items():
+        unit = " dB" if "psnr" in name else ""
         print(f"  {name:<10} {value:9.4f}{unit}")
     print(f"  (MS-SSIM window {result.ms_ssim_window}x{result.ms_ssim_window})")
+    if skipped:
+        print(f"  (VMAF and XPSNR not measured: {skipped})")
     return 0
+
+
+def ffmpeg_metrics_skipped(reference, distorted) -> str | None:
+    """Why VMAF and XPSNR cannot compare these videos (they need one Y'CbCr format), or None."""
+    a, b = reference.format, distorted.format
+    if (a.chroma, a.bit_depth) != (b.chroma, b.bit_depth):
+        return "the videos differ in chroma format or bit depth"
+    return None
 
 
 def run_convert(args: argparse.Namespace) -> int:
     from inrcodec.io import convert_video, write_video
 
     video = open_input(args.input, args)
-    chroma, bit_depth = args.to_chroma, args.to_bit_depth
-    if is_png_folder(args.output):  # PNG holds only 8- or 16-bit RGB
-        chroma = chroma or "rgb"
-        bit_depth = bit_depth or (8 if video.format.bit_depth == 8 else 16)
-    converted = convert_video(video, chroma=chroma, bit_depth=bit_depth)
+    fmt = output_format(args.output, video.format, args.to_chroma, args.to_bit_depth)
+    check_video_destination(args.output, fmt, flag="")
+    converted = convert_video(video, chroma=fmt.chroma, bit_depth=fmt.bit_depth)
     write_video(converted, args.output)
     print(f"wrote {args.output}: {converted.describe()}")
     return 0
 
 
-def is_png_folder(path: Path) -> bool:
-    """`write_video` writes a PNG folder to a path without extension or to a folder."""
-    return path.suffix == "" or path.is_dir()
+def output_format(path: Path, fmt, chroma: str | None, bit_depth: int | None):
+    """The format a video of ``fmt`` is written to ``path`` in: --to-chroma and --to-bit-depth,
+    and where they leave it open for a PNG folder (a path without extension, or a folder),
+    what PNG holds: 8- or 16-bit RGB."""
+    if path.suffix == "" or path.is_dir():
+        chroma = chroma or "rgb"
+        bit_depth = bit_depth or (8 if fmt.bit_depth == 8 else 16)
+    return fmt.with_(chroma=chroma or fmt.chroma, bit_depth=bit_depth or fmt.bit_depth)
+
+
+def check_output(path: Path, flag: str = "-o", *, folder: bool = False) -> None:
+    """Refuse now, before any work, an output file (``folder``: folder) that could not be
+    written (`check_destination`); the message starts with the ``flag`` that named it."""
+    from inrcodec.atomic import check_destination
+
+    try:
+        check_destination(path, folder=folder)
+    except OSError as error:
+        raise UserError(f"{flag} {error}".lstrip()) from None
+
+
+def check_video_destination(path: Path, fmt, flag: str = "-o") -> None:
+    """`check_output` for a video of ``fmt``, which must also be one ``path``'s kind holds
+    and reads back (`check_video_output`)."""
+    from inrcodec.io import VideoFormatError
+    from inrcodec.io.files import check_video_output
+
+    try:
+        kind = check_video_output(path, fmt)
+    except (VideoFormatError, FileExistsError) as error:
+        raise UserError(f"{flag} {error}".lstrip()) from None
+    check_output(path, flag, folder=kind == "png")
+
+
+def check_bitstream_destination(path: Path) -> None:
+    """`check_output` for an encode's bitstream, which must not be named like a video."""
+    from inrcodec.io.container import SUFFIXES
+
+    if path.suffix.lower() in (".y4m", ".yuv", ".png", *SUFFIXES):
+        raise UserError(
+            f"-o {path}: encode writes an inrcodec bitstream, not a {path.suffix} video; "
+            f"name it {path.with_suffix('.inrc')} (inrcodec decode turns it into a video)"
+        )
+    check_output(path)
+
+
+class Clock:
+    """Wall-clock seconds of a command's phases, each from the end of the one before; the
+    first from `STARTED` (the command's imports, argument and option checks)."""
+
+    def __init__(self):
+        self.phases: dict[str, float] = {}
+        self._last = STARTED
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases[phase] = now - self._last
+        self._last = now
+
+    def split(self, phase: str, part: str, seconds: float) -> None:
+        """Move ``seconds`` of ``phase`` into a ``part`` of their own (the self-check)."""
+        self.phases[phase] -= seconds
+        self.phases[part] = seconds
+
+    def __str__(self) -> str:
+        phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.phases.items())
+        return f"{phases}; {sum(self.phases.values()):.1f} s in all (wall clock, to this line)"
 
 
 def run_encode(args: argparse.Namespace) -> int:
+    check_bitstream_destination(args.output)  # first: before torch loads, before any work
     from inrcodec.atomic import write_atomic
     from inrcodec.codecs.api import encode
+    from inrcodec.codecs.progress import stage
     from inrcodec.codecs.registry import codec_module, file_codecs
     from inrcodec.codecs.training import resolve_device
 
@@ -446,19 +603,40 @@ def run_encode(args: argparse.Namespace) -> int:
     everyone = [o for e in file_codecs().values() for o in e.load().ENCODE_OPTIONS]
     values = codec_values(args, args.codec, module.ENCODE_OPTIONS, everyone)
     options, setting = module.encode_options(values)
-    video = open_input(args.input, args).load()
     device = str(resolve_device(checked_device(args.device, auto=True)))
-    result = encode(video, args.codec, device=device, progress=not args.no_progress, **options)
-    write_atomic(args.output, result.bitstream)
-    size = args.output.stat().st_size
+    show = not args.no_progress
+    clock = Clock()
+    clock.lap("start")
+    stage(f"reading {args.input}", show)
+    video = open_input(args.input, args).load()
+    clock.lap("load")
+    result = encode(video, args.codec, device=device, progress=show, **options)
+    clock.lap("encode")
+    clock.split("encode", "self-check", result.decode_seconds)
     source = result.source  # what was coded: the input, or its resized copy
-    print(f"wrote {args.output}: {size} bytes, {8 * size / pixels(source):.4f} bpp")
+    quality = []
+    if not args.no_metrics:
+        stage("measuring quality", show)
+        quality = quality_lines(source, result.reconstruction)
+        clock.lap("metrics")
+    write_atomic(args.output, result.bitstream)
+    clock.lap("write")
+    bpp = 8 * result.num_bytes / pixels(source)
+    print(f"wrote {args.output}: {result.num_bytes} bytes, {bpp:.4f} bpp")
     print(f"  {source.describe()}")
     print(f"  {args.codec} {result.preset}, {setting}")
-    print_quality(source, result.reconstruction)
+    for line in quality:
+        print(line)
     print_parts(result.parts, result.estimated)
-    check = result.decode_seconds
-    print(f"  encode     {result.encode_seconds:9.1f} s (decoder self-check {check:.1f} s)")
+    print(f"  time       {clock}")
+    if bpp > raw_bpp(source.format):
+        print(
+            f"inrcodec: warning: {args.output} takes {bpp:.2f} bpp, more than the "
+            f"uncompressed video's {raw_bpp(source.format):g}: the codec's model costs more "
+            f"than {source.num_frames} frame(s) of {source.width}x{source.height}; encode more "
+            "frames at once, or use a smaller model",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -485,16 +663,18 @@ def pixels(video) -> int:
     return video.num_frames * video.height * video.width
 
 
-def print_quality(video, decoded) -> None:
+def quality_lines(video, decoded) -> list[str]:
+    """The encode report's quality: PSNR in RGB (and YUV), MS-SSIM in RGB."""
     from inrcodec.metrics import compare
 
     rgb = compare(video, decoded, "rgb")
-    print(f"  PSNR RGB   {rgb.means['psnr']:9.4f} dB (BT.601)")
+    lines = [f"  PSNR RGB   {rgb.means['psnr']:9.4f} dB (BT.601)"]
     if video.format.chroma != "rgb":
         yuv = compare(video, decoded, "yuv")
-        print(f"  PSNR YUV   {yuv.means['psnr_yuv']:9.4f} dB (6:1:1)")
+        lines.append(f"  PSNR YUV   {yuv.means['psnr_yuv']:9.4f} dB (6:1:1)")
     window = rgb.ms_ssim_window
-    print(f"  MS-SSIM    {rgb.means['ms_ssim']:9.4f} (RGB, window {window}x{window})")
+    lines.append(f"  MS-SSIM    {rgb.means['ms_ssim']:9.4f} (RGB, window {window}x{window})")
+    return lines
 
 
 def print_parts(parts: dict[str, int], estimated: dict | None = None) -> None:
@@ -510,12 +690,11 @@ def print_parts(parts: dict[str, int], estimated: dict | None = None) -> None:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    import time
-
     from inrcodec.codecs.api import decode_frames
+    from inrcodec.codecs.header import format_of
     from inrcodec.codecs.registry import file_codecs, module_for_file
     from inrcodec.coding import Container
-    from inrcodec.io import write_video
+    from inrcodec.io import convert_video, write_video
 
     if not args.input.is_file():
         raise UserError(f"{args.input}: no such file")
@@ -525,14 +704,20 @@ def run_decode(args: argparse.Namespace) -> int:
             "decode reads the files that inrcodec encode writes"
         )
     data = args.input.read_bytes()
-    name, module = module_for_file(Container.from_bytes(data).codec)
+    with naming(args.input):
+        container = Container.from_bytes(data)
+        name, module = module_for_file(container.codec)
     everyone = [o for e in file_codecs().values() for o in e.load().DECODE_OPTIONS]
     values = codec_values(args, name, module.DECODE_OPTIONS, everyone)
+    fmt = output_format(args.output, format_of(container.header), args.to_chroma, args.to_bit_depth)
+    check_video_destination(args.output, fmt)
     module.decode_frames  # noqa: B018  (imported before the clock starts: imports are not decoding)
     started = time.perf_counter()
     device = checked_device(args.device)
     limits = dict(max_pixels=args.max_pixels, max_memory=args.max_memory)
-    video = decode_frames(data, device=device, **limits, **values)
+    with naming(args.input):
+        video = decode_frames(data, device=device, **limits, **values)
+    video = convert_video(video, chroma=fmt.chroma, bit_depth=fmt.bit_depth)
     write_video(video, args.output)  # each chunk written as it is synthesised
     seconds = time.perf_counter() - started
     print(f"wrote {args.output}: {video.describe()}")
@@ -543,6 +728,7 @@ def run_decode(args: argparse.Namespace) -> int:
 def run_bench(args: argparse.Namespace) -> int:
     from inrcodec.bench import load_spec, parse_spec, plan, run_points
 
+    check_output(args.output)
     flags = [args.codec, args.sequence, args.rate_points, args.option, args.start, args.frames]
     if args.spec is not None and any(flag not in (None, []) for flag in flags):
         raise UserError("give a spec file or --codec/--sequence flags, not both")
@@ -602,7 +788,10 @@ def run_bench_report(args: argparse.Namespace) -> int:
     from inrcodec.bench import write_report
 
     out_dir = args.output or args.results.with_name(f"{args.results.stem}_report")
-    report = write_report(args.results, out_dir, anchor=args.anchor, method=args.method)
+    check_output(out_dir, folder=True)
+    report = write_report(
+        args.results, out_dir, anchor=args.anchor, method=args.method, log_rate=args.log_rate
+    )
     print(f"wrote {report}")
     return 0
 

@@ -49,14 +49,14 @@ def ffmpeg_exe() -> str:
     return path
 
 
-def run_ffmpeg(args: list[str], what: str) -> tuple[float, str]:
-    """Run ffmpeg with ``args``; return (wall seconds, stderr). Failures raise `CodecError`
-    quoting ffmpeg's error messages."""
+def run_ffmpeg(args: list[str], what: str, cwd: Path | None = None) -> tuple[float, str]:
+    """Run ffmpeg with ``args`` (in folder ``cwd``); return (wall seconds, stderr). Failures
+    raise `CodecError` quoting ffmpeg's error messages."""
     command = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
     command += args
     start = time.perf_counter()
     try:
-        result = subprocess.run(command, capture_output=True, check=False)
+        result = subprocess.run(command, capture_output=True, check=False, cwd=cwd)
     except OSError as error:
         raise CodecError(f"ffmpeg not found or not runnable ({error}): {_INSTALL_HINT}") from None
     seconds = time.perf_counter() - start

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from inrcodec.bench.results import curve_of
+from inrcodec.bench.results import curve_points
 from inrcodec.errors import InrcodecError
 
 METHODS = {
@@ -94,17 +94,13 @@ def _log_rate_curve(rates, quality, method: str, role: str) -> _LogRateCurve:
 def bd_rate_table(
     records: Iterable[dict[str, Any]], anchor: str, metric: str, method: str = "pchip"
 ) -> dict[str, dict[str, float | str]]:
-    """BD-rate (bpp against ``metric``) of every curve (`curve_of`: the spec's ``curve``, by
-    default the codec label) against the curve ``anchor``.
+    """BD-rate (bpp against ``metric``) of every curve (`curve_points`: the spec's ``curve``,
+    by default the codec label) against the curve ``anchor``.
 
     Returns ``{label: {sequence: percent or "n/a: reason", ..., "average": ...}}``: one value per
     sequence of the anchor, and their mean over sequences (n/a if any sequence is n/a).
     """
-    curves: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for record in records:
-        curves.setdefault((curve_of(record), record["sequence"]), []).append(
-            (record["bpp"], record[metric])
-        )
+    curves = curve_points(list(records), metric)
     sequences = sorted({seq for label, seq in curves if label == anchor})
     if not sequences:
         raise BDRateError(f"the anchor {anchor!r} has no results")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ QUALITY_METRICS = {
     "psnr_rgb": "PSNR RGB (dB)",
     "psnr_yuv": "PSNR YUV 6:1:1 (dB)",
     "ms_ssim_rgb": "MS-SSIM RGB",
+    "vmaf": "VMAF",
+    "xpsnr_y": "XPSNR Y (dB)",
 }
 
 
@@ -41,6 +44,40 @@ def is_failure(record: dict[str, Any]) -> bool:
 def curve_of(record: dict[str, Any]) -> str:
     """The curve a record belongs to in reports: its ``curve``, else (older files) its label."""
     return record.get("curve") or record["label"]
+
+
+def available_metrics(records: list[dict[str, Any]]) -> dict[str, str]:
+    """The `QUALITY_METRICS` every record has (files written before VMAF and XPSNR lack them)."""
+    return {m: title for m, title in QUALITY_METRICS.items() if all(m in r for r in records)}
+
+
+def curve_points(
+    records: list[dict[str, Any]], metric: str
+) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """``{(curve, sequence): (bpp, quality) points sorted by bpp}``: what RD plots draw and
+    BD-rates integrate. A curve of one codec entry keeps every point (as the field's BD-rate
+    tools do); a curve joining several entries (network sizes) keeps its `pareto_front`, the
+    best any of them reaches at each rate, so that their points do not zigzag."""
+    points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    labels: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for record in records:
+        key = (curve_of(record), record["sequence"])
+        points[key].append((record["bpp"], record[metric]))
+        labels[key].add(record["label"])
+    return {
+        key: sorted(found) if len(labels[key]) == 1 else pareto_front(found)
+        for key, found in points.items()
+    }
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The (rate, quality) points that no other point beats (as good a quality at no more
+    rate), sorted by rate."""
+    front: list[tuple[float, float]] = []
+    for rate, quality in sorted(points, key=lambda point: (point[0], -point[1])):
+        if not front or quality > front[-1][1]:
+            front.append((rate, quality))
+    return front
 
 
 def read_results(path: str | Path, failures: bool = False) -> list[dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 Codecs come only through `get_codec`, so any registered codec, conventional or neural, runs
 here unchanged. The harness measures quality itself, on ``Coded.decoded`` against the source,
-with `inrcodec.metrics.compare` in RGB (BT.601) and in native YUV (6:1:1), so every codec is
-measured by the same code (docs/design.md, "Measuring").
+with `inrcodec.metrics.compare` in RGB (BT.601) and in native YUV (6:1:1), and VMAF and XPSNR
+with the bundled ffmpeg on the same frames (`ffmpeg_metrics`), so every codec is measured by
+the same code (docs/design.md, "Measuring").
 
 Points already measured in the results file (same `point_key`) are skipped, so an interrupted
 run is resumed by running it again. With ``jobs > 1`` points run in spawned worker processes,
@@ -27,13 +28,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from inrcodec import __version__
+from inrcodec.baselines.ffmpeg_metrics import ffmpeg_metrics
 from inrcodec.bench.codecs import get_codec
 from inrcodec.bench.results import ResultWriter, read_results
 from inrcodec.bench.spec import Point, point_key
 from inrcodec.codecs import CODECS, CodecEntry
+from inrcodec.codecs.progress import progress_bar
 from inrcodec.io import Video
 from inrcodec.metrics import bpp, compare, kbps
 
@@ -71,7 +72,7 @@ def run_points(
     if not todo:
         return summary
     outcomes = executor(todo) if executor is not None else _measure_all(todo, jobs)
-    bar = tqdm(total=len(todo), disable=not progress, unit="point", dynamic_ncols=True)
+    bar = progress_bar(len(todo), "bench run", "point", show=progress)
     with closing(outcomes), ResultWriter(results_path) as writer, bar:
         for point, record, error in outcomes:
             if error is None:
@@ -149,6 +150,7 @@ def measure(point: Point, source: Video | None = None) -> dict[str, Any]:
         # Measured before the workdir goes: a codec may return frames mapped from a file there.
         rgb_result = compare(source, coded.decoded, "rgb", matrix=RGB_MATRIX)
         yuv = compare(source, coded.decoded, "yuv").means
+        perceptual = {k: float(v.mean()) for k, v in ffmpeg_metrics(source, coded.decoded).items()}
     rgb = rgb_result.means
     fmt = source.format
     frames = source.num_frames
@@ -175,6 +177,7 @@ def measure(point: Point, source: Video | None = None) -> dict[str, Any]:
         "ssim_y": yuv["ssim_y"],
         "ms_ssim_y": yuv["ms_ssim_y"],
         "ms_ssim_window": rgb_result.ms_ssim_window,
+        **perceptual,
         "encode_seconds": coded.encode_seconds,
         "decode_seconds": coded.decode_seconds,
         "versions": {**_package_versions(), **codec.versions()},

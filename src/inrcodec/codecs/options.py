@@ -89,7 +89,13 @@ PRESET_OPTION = Option("--preset", "network preset (default: the codec's CPU pre
 
 #: The options of every codec that fits a network to the video (HiNeRV, NVRC).
 TRAINING_OPTIONS = (
-    Option("--steps", "training steps of all stages together", type=int),
+    Option(
+        "--steps",
+        "training steps of all stages together (default: 3000 for the -cpu presets, the "
+        "paper's epochs for the paper presets)",
+        type=int,
+        metavar="N",
+    ),
     Option("--space", "training space (default rgb)", choices=("rgb", "yuv")),
     Option("--seed", "random seed (default 0)", type=int),
     Option("--run-dir", "folder for training checkpoints", type=Path),

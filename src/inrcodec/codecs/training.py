@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .checkpoints import resume_checkpoint, save_checkpoint
+from .progress import progress_bar
 
 __all__ = ["ProgressLog", "RunCheckpoint", "resolve_device"]
 
@@ -53,17 +54,15 @@ class RunCheckpoint:
 
 
 class ProgressLog:
-    """A run's progress bar (tqdm, when `show`) and the means of per-step values over windows
-    of `every` steps: `add` sums them where they are, on the device; `flush` reads a window's
-    means at its end, all in one host-device sync."""
+    """A run's progress bar (`progress_bar`, when `show`) and the means of per-step values
+    over windows of `every` steps: `add` sums them where they are, on the device; `flush`
+    reads a window's means at its end, all in one host-device sync."""
 
     def __init__(self, total: int, start: int, every: int, desc: str, show: bool):
         self.total, self.every = total, every
         self.bar = None
         if show:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, initial=start, desc=desc, unit="step", dynamic_ncols=True)
+            self.bar = progress_bar(total, desc, "step", initial=start)
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
 

@@ -203,7 +203,12 @@ class Container:
         for index in range(section_count):
             start = reader.position
             tag = reader.uvarint(f"section {index} tag", MAX_SECTION_TAG)
-            length = reader.uvarint(f"section {index} length", reader.remaining)
+            length = reader.uvarint(f"section {index} length")
+            if length > reader.remaining:
+                raise BitstreamError(
+                    f"truncated: section {index} length {length}, but only {reader.remaining} "
+                    "bytes follow"
+                )
             payload = bytes(reader.take(length, f"section {index} payload"))
             _check_crc(reader, start, f"section {index} (tag {tag})")
             if tag in seen_tags:

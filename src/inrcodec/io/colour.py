@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .chroma import downsample_chroma, upsample_chroma
-from .video import Video, VideoFormat, VideoFormatError
+from .video import Video, VideoChunks, VideoFormat, VideoFormatError
 
 #: (Kr, Kb) of ITU-R BT.601 and ITU-R BT.709.
 LUMA_WEIGHTS = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
@@ -101,13 +101,13 @@ def rgb_to_video(rgb: np.ndarray, fmt: VideoFormat) -> Video:
 
 
 def convert_video(
-    video: Video,
+    video: Video | VideoChunks,
     *,
     chroma: str | None = None,
     bit_depth: int | None = None,
     matrix: str | None = None,
     range: str | None = None,
-) -> Video:
+) -> Video | VideoChunks:
     """``video`` in another chroma format, bit depth, matrix or range (``None``: unchanged).
 
     Between 4:2:0 and 4:4:4 (same matrix and range) only the chroma is resampled. A change of
@@ -115,13 +115,16 @@ def convert_video(
     scaling of limited range, also used for full range and RGB). Any other change goes
     through float R'G'B' (`video_to_rgb`, then `rgb_to_video`), which clips colours outside
     the RGB cube. Every result is rounded once. Works in chunks of frames; the result is in
-    memory.
+    memory, or, for `VideoChunks` (a decoder's frames), chunks converted as they arrive.
     """
     changes = {"chroma": chroma, "bit_depth": bit_depth, "matrix": matrix, "range": range}
     source = video.format
     target = source.with_(**{name: value for name, value in changes.items() if value is not None})
     if target == source:
         return video
+    if isinstance(video, VideoChunks):
+        parts = (convert_video(chunk, **changes) for chunk in video)
+        return VideoChunks(target, video.num_frames, parts)
     through_rgb = (source.chroma == "rgb") != (target.chroma == "rgb") or (
         source.chroma != "rgb" and (source.matrix, source.range) != (target.matrix, target.range)
     )

@@ -20,12 +20,12 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
-from inrcodec.atomic import atomic_file, atomic_folder
+from inrcodec.atomic import atomic_file, atomic_folder, check_replaceable
 
 from .container import SUFFIXES as CONTAINER_SUFFIXES
 from .container import read_media_container
 from .png_folder import read_png_folder, write_png_folder
-from .rawyuv import parse_frame_rate, parse_size, raw_format, read_yuv, write_yuv
+from .rawyuv import check_raw_name, parse_frame_rate, parse_size, raw_format, read_yuv, write_yuv
 from .video import Video, VideoChunks, VideoFormat, VideoFormatError
 from .y4m import read_y4m, write_y4m
 
@@ -86,22 +86,46 @@ def write_video(video: Video | VideoChunks, path: str | os.PathLike) -> None:
     path = Path(path)
     if isinstance(video, Video):
         video = VideoChunks.of(video)
-    suffix = path.suffix.lower()
-    if suffix == ".y4m" and not path.is_dir():
+    kind = check_video_output(path, video.format)
+    if kind == "y4m":
         with atomic_file(path) as temporary:
             write_y4m(video, temporary)
-    elif suffix == ".yuv" and not path.is_dir():
+    elif kind == "yuv":
         with atomic_file(path) as temporary:
             write_yuv(video, temporary, path.name)
-    elif suffix == "" or path.is_dir():
+    else:
         with atomic_folder(path, replaceable_suffix=".png") as temporary:
             write_png_folder(video, temporary)
-    elif suffix in CONTAINER_SUFFIXES:
+
+
+def check_video_output(path: str | os.PathLike, fmt: VideoFormat) -> str:
+    """The kind ("y4m", "yuv" or "png") `write_video` writes a video of ``fmt`` to ``path``
+    as; raises `VideoFormatError` first if it could not, or the file could not be read back
+    (another suffix, RGB in a Y'CbCr file, a raw file whose name does not say the format, PNG
+    frames that are not RGB), `FileExistsError` for a folder holding other files than PNGs."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    rgb = "convert it (--to-chroma 444, or convert_video in Python)"
+    if path.is_dir() or suffix == "":
+        check_replaceable(path, ".png")
+        if fmt.chroma != "rgb" or fmt.bit_depth not in (8, 16):
+            raise VideoFormatError(
+                f"{path}: PNG frames hold 8- or 16-bit RGB, the video is {fmt.chroma} "
+                f"{fmt.bit_depth}-bit; convert it (--to-chroma rgb --to-bit-depth 8, or "
+                "convert_video in Python)"
+            )
+        return "png"
+    if suffix in (".y4m", ".yuv"):
+        if fmt.chroma == "rgb":
+            raise VideoFormatError(f"{path}: {suffix} holds Y'CbCr video, the video is RGB; {rgb}")
+        if suffix == ".yuv":
+            check_raw_name(path, fmt)
+        return suffix[1:]
+    if suffix in CONTAINER_SUFFIXES:
         raise VideoFormatError(
             f"{path}: writing {suffix} is not supported; write .y4m and encode it with ffmpeg"
         )
-    else:
-        raise VideoFormatError(f"{path}: unknown kind of video; expected {VIDEO_KINDS}")
+    raise VideoFormatError(f"{path}: unknown kind of video; expected {VIDEO_KINDS}")
 
 
 def _check_stated_format(

@@ -20,8 +20,11 @@ def sample_dtype(fmt: VideoFormat) -> np.dtype:
     return np.dtype(np.uint8) if fmt.bit_depth == 8 else np.dtype("<u2")
 
 
-def map_planes(buffer, fmt: VideoFormat, frame_offsets: list[int]) -> tuple[np.ndarray, ...]:
-    """Planes of the frames whose samples start at ``frame_offsets`` (bytes) in ``buffer``.
+def map_planes(
+    buffer, fmt: VideoFormat, frame_offsets: list[int], stored: int = 3
+) -> tuple[np.ndarray, ...]:
+    """The first ``stored`` planes (a grey file stores only Y) of the frames whose samples start
+    at ``frame_offsets`` (bytes) in ``buffer``.
 
     Evenly spaced frames (every raw file, every y4m file whose ``FRAME`` headers all have the
     same length) give read-only views of ``buffer`` with no copy; unevenly spaced frames are
@@ -29,13 +32,13 @@ def map_planes(buffer, fmt: VideoFormat, frame_offsets: list[int]) -> tuple[np.n
     """
     gaps = set(np.diff(frame_offsets).tolist())
     if len(gaps) > 1:
-        frames = [map_planes(buffer, fmt, [offset]) for offset in frame_offsets]
+        frames = [map_planes(buffer, fmt, [offset], stored) for offset in frame_offsets]
         return tuple(np.concatenate(plane) for plane in zip(*frames, strict=True))
     dtype = sample_dtype(fmt)
     frame_stride = gaps.pop() if gaps else fmt.frame_bytes
     planes = []
     offset = frame_offsets[0]
-    for height, width in fmt.plane_shapes():
+    for height, width in fmt.plane_shapes()[:stored]:
         planes.append(
             np.ndarray(
                 (len(frame_offsets), height, width),

@@ -62,14 +62,9 @@ def read_png_folder(folder: Path, start: int = 0, frames: int | None = None) -> 
 
 
 def write_png_folder(video: VideoChunks, folder: Path) -> None:
-    """Write each frame of an 8- or 16-bit RGB video as ``folder/frame_NNNNN.png``, chunk by
-    chunk."""
+    """Write each frame of an 8- or 16-bit RGB video (`inrcodec.io.files.check_video_output`)
+    as ``folder/frame_NNNNN.png``, chunk by chunk."""
     fmt = video.format
-    if fmt.chroma != "rgb" or fmt.bit_depth not in (8, 16):
-        raise VideoFormatError(
-            f"PNG frames are 8- or 16-bit RGB, this video is {fmt.chroma} {fmt.bit_depth}-bit; "
-            "convert it first, e.g. convert_video(video, chroma='rgb', bit_depth=8)"
-        )
     digits = max(5, len(str(video.num_frames - 1)))
     # PyAV takes native-endian samples; PNG stores 16-bit samples big-endian.
     array_format, png_format = ("rgb24", "rgb24") if fmt.bit_depth == 8 else ("rgb48le", "rgb48be")

@@ -80,8 +80,9 @@ def raw_format(
         facts["width"], facts["height"] = parse_size(size)
     if "width" not in facts:
         raise VideoFormatError(
-            f"cannot tell the frame size of {path.name}: pass size=(width, height) "
-            "or name the file like name_1920x1080_50fps_10bit_420.yuv"
+            f"{path}: cannot tell the frame size of a raw .yuv file from its name; give it "
+            "(--size WxH, or size=(width, height) in Python) or name the file like "
+            "name_1920x1080_50fps_10bit_420.yuv"
         )
     return VideoFormat(
         width=facts["width"],
@@ -99,9 +100,9 @@ def read_yuv(path: Path, fmt: VideoFormat, start: int = 0, frames: int | None = 
     size = path.stat().st_size
     if size == 0 or size % fmt.frame_bytes:
         raise VideoFormatError(
-            f"{path.name} has {size} bytes, not a whole number of {fmt.frame_bytes}-byte frames "
-            f"of {fmt.width}x{fmt.height} {fmt.chroma} {fmt.bit_depth}-bit video; pass the "
-            "right size=, chroma= and bit_depth="
+            f"{path} has {size} bytes, not a whole number of {fmt.frame_bytes}-byte frames "
+            f"of {fmt.width}x{fmt.height} {fmt.chroma} {fmt.bit_depth}-bit video; give the "
+            "right --size, --chroma and --bit-depth (size=, chroma=, bit_depth= in Python)"
         )
     wanted = frame_range(size // fmt.frame_bytes, start, frames)
     with open(path, "rb") as file:
@@ -111,20 +112,41 @@ def read_yuv(path: Path, fmt: VideoFormat, start: int = 0, frames: int | None = 
 
 
 def write_yuv(video: VideoChunks, path: Path, name: str) -> None:
-    """Write ``video``'s planes to ``path``, chunk by chunk. The size, chroma format and bit
-    depth that ``name`` (the final file name) states must be the video's, or the file would be
-    read back wrong."""
-    fmt = video.format
+    """Write ``video``'s planes to ``path``, chunk by chunk, under a final file ``name`` that
+    reads back as the video (`check_raw_name`)."""
+    check_raw_name(name, video.format)
+    with open(path, "wb") as file:
+        write_planes(file, video)
+
+
+def check_raw_name(path: str | Path, fmt: VideoFormat) -> None:
+    """Raise `VideoFormatError` unless a raw file at ``path`` would be read back as video of
+    ``fmt``: Y'CbCr, its name stating the size, and the chroma format and bit depth where they
+    are not the defaults, none of them contradicting ``fmt``."""
+    path = Path(path)
     if fmt.chroma == "rgb":
-        raise VideoFormatError("raw .yuv files hold Y'CbCr planes; convert RGB video first")
-    facts = parse_yuv_name(name)
+        raise VideoFormatError(f"{path}: raw .yuv files hold Y'CbCr planes, not RGB")
+    facts = parse_yuv_name(path.name)
     for fact, value in facts.items():
         if fact != "fps" and getattr(fmt, fact) != value:
             raise VideoFormatError(
-                f"the name {name} says {fact} {value} but the video has {getattr(fmt, fact)}"
+                f"the name {path} says {fact} {value} but the video has {getattr(fmt, fact)}"
             )
-    with open(path, "wb") as file:
-        write_planes(file, video)
+    needed = {"width": None, "chroma": DEFAULT_CHROMA, "bit_depth": DEFAULT_BIT_DEPTH}
+    if any(fact not in facts and getattr(fmt, fact) != default for fact, default in needed.items()):
+        raise VideoFormatError(
+            f"{path}: a raw .yuv file stores no format, and its name does not say this video's; "
+            f"call it {path.with_name(raw_name(path.stem, fmt))} so that it can be read back"
+        )
+
+
+def raw_name(stem: str, fmt: VideoFormat) -> str:
+    """A raw file name stating every fact of ``fmt`` that one can (`parse_yuv_name`), after the
+    pieces of ``stem`` that state none."""
+    pieces = [p for p in re.split(r"[_\-\s]+", stem) if p and not parse_yuv_name(f"{p}.yuv")]
+    fps = f"{float(fmt.fps):.3f}".rstrip("0").rstrip(".")
+    facts = f"{fmt.width}x{fmt.height}_{fps}fps_{fmt.bit_depth}bit_{fmt.chroma}"
+    return "_".join([*pieces, facts]) + ".yuv"
 
 
 def parse_size(size: tuple[int, int] | str) -> tuple[int, int]:

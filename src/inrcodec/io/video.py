@@ -10,7 +10,7 @@ frames (``video[10:20]``) never copies. Conversion to floating point happens per
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -37,7 +37,9 @@ class VideoFormat:
 
     ``chroma`` is ``"420"`` or ``"444"`` for Y'CbCr planes (Y, Cb, Cr) and ``"rgb"`` for
     R, G, B planes. ``matrix``, ``range`` and ``chroma_siting`` describe Y'CbCr data; for RGB
-    they are carried but unused.
+    they are carried but unused. ``pixel_aspect`` (width / height of a pixel; None: unknown)
+    is display metadata that y4m files carry and the other kinds (and inrcodec files) do not:
+    kept where it can be, it does not take part in comparing formats.
     """
 
     width: int
@@ -48,6 +50,7 @@ class VideoFormat:
     matrix: str = "bt601"
     range: str = "limited"
     chroma_siting: str = "left"
+    pixel_aspect: Fraction | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.width, int) and isinstance(self.height, int)):

@@ -8,6 +8,11 @@ docs/metrics.md for how that differs from ffmpeg's summary line.
 Inputs may be numpy arrays (memory-mapped ones too) or torch tensors of any integer or float
 dtype. They are processed a few frames at a time (`frame_chunks`), so a long sequence is never
 converted to floating point all at once.
+
+SSIM and MS-SSIM are computed as ``pytorch_msssim`` computes them (Gaussian window, valid
+filtering, zero-padded average pooling between scales), in float64 numpy with scipy's
+separable filters: several times faster on a CPU than its grouped convolutions, and without
+loading torch. The two agree to 1e-7 (tested; pytorch_msssim builds its window in float32).
 """
 
 from __future__ import annotations
@@ -16,8 +21,7 @@ import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
-import pytorch_msssim
-import torch
+from scipy.ndimage import correlate1d
 
 from inrcodec.errors import InrcodecError
 
@@ -107,11 +111,7 @@ def ssim(ref, dist, data_range: float) -> np.ndarray:
 
     def frame_ssim(frames: slice) -> np.ndarray:
         x, y = _image_batch(ref[frames], data_range), _image_batch(dist[frames], data_range)
-        values = pytorch_msssim.ssim(
-            x, y, data_range=1.0, size_average=False, win_size=SSIM_WINDOW,
-            win_sigma=SSIM_SIGMA, K=SSIM_K,
-        )  # fmt: skip
-        return values.numpy()
+        return _ssim_and_cs(x, y, _gaussian_window(SSIM_WINDOW))[0].mean(axis=1)
 
     return per_frame(frame_ssim, len(ref), math.prod(ref.shape[1:]))
 
@@ -146,20 +146,62 @@ def ms_ssim(ref, dist, data_range: float, window: int | None = None) -> np.ndarr
 
     def frame_ms_ssim(frames: slice) -> np.ndarray:
         x, y = _image_batch(ref[frames], data_range), _image_batch(dist[frames], data_range)
-        values = pytorch_msssim.ms_ssim(
-            x, y, data_range=1.0, size_average=False, win_size=window, win_sigma=SSIM_SIGMA,
-            weights=list(MS_SSIM_WEIGHTS), K=SSIM_K,
-        )  # fmt: skip
-        return values.numpy()
+        gaussian = _gaussian_window(window)
+        scales = []  # per scale, (n, C) values: contrast-structure, then SSIM at the coarsest
+        for level in range(len(MS_SSIM_WEIGHTS)):
+            ssim_values, cs = _ssim_and_cs(x, y, gaussian)
+            if level < len(MS_SSIM_WEIGHTS) - 1:
+                scales.append(np.maximum(cs, 0))
+                x, y = _halve(x), _halve(y)
+        scales.append(np.maximum(ssim_values, 0))
+        weights = np.array(MS_SSIM_WEIGHTS)[:, None, None]
+        return np.prod(np.stack(scales) ** weights, axis=0).mean(axis=1)
 
     return per_frame(frame_ms_ssim, len(ref), math.prod(ref.shape[1:]))
+
+
+def _gaussian_window(size: int) -> np.ndarray:
+    """The normalised 1-D Gaussian of `SSIM_SIGMA` over ``size`` taps."""
+    coords = np.arange(size) - size // 2
+    window = np.exp(-(coords**2) / (2 * SSIM_SIGMA**2))
+    return window / window.sum()
+
+
+def _blur(x: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Valid (unpadded) separable filtering of the last two axes by ``window``."""
+    r = len(window) // 2
+    x = correlate1d(x, window, axis=-1)[..., r : x.shape[-1] - r]
+    return correlate1d(x, window, axis=-2)[..., r : x.shape[-2] - r, :]
+
+
+def _ssim_and_cs(x: np.ndarray, y: np.ndarray, window: np.ndarray):
+    """Per (frame, channel) of ``(n, C, H, W)`` batches in [0, 1]: the mean SSIM and the mean
+    contrast-structure term, over the valid region (Wang et al. 2004)."""
+    c1, c2 = SSIM_K[0] ** 2, SSIM_K[1] ** 2
+    mu1, mu2 = _blur(x, window), _blur(y, window)
+    mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    sigma1_sq = _blur(x * x, window) - mu1_sq
+    sigma2_sq = _blur(y * y, window) - mu2_sq
+    sigma12 = _blur(x * y, window) - mu12
+    cs_map = (2 * sigma12 + c2) / (sigma1_sq + sigma2_sq + c2)
+    ssim_map = (2 * mu12 + c1) / (mu1_sq + mu2_sq + c1) * cs_map
+    return ssim_map.mean(axis=(-2, -1)), cs_map.mean(axis=(-2, -1))
+
+
+def _halve(x: np.ndarray) -> np.ndarray:
+    """2x2 average pooling, an odd side zero-padded by one on both ends (torch's
+    ``avg_pool2d(x, 2, padding=side % 2)``, as pytorch_msssim scales down)."""
+    h, w = x.shape[-2:]
+    x = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(h % 2, h % 2), (w % 2, w % 2)])
+    h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    x = x[..., :h, :w]
+    return (x[..., 0::2, 0::2] + x[..., 0::2, 1::2] + x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 4
 
 
 def _matching_arrays(ref, dist) -> tuple[np.ndarray, np.ndarray]:
     """Both inputs as numpy arrays of the same shape (torch tensors are moved to the CPU)."""
     ref, dist = (
-        x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-        for x in (ref, dist)
+        x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x) for x in (ref, dist)
     )
     if ref.shape != dist.shape:
         raise MetricError(f"reference has shape {ref.shape}, distorted has shape {dist.shape}")
@@ -168,11 +210,10 @@ def _matching_arrays(ref, dist) -> tuple[np.ndarray, np.ndarray]:
     return ref, dist
 
 
-def _image_batch(frames: np.ndarray, data_range: float) -> torch.Tensor:
+def _image_batch(frames: np.ndarray, data_range: float) -> np.ndarray:
     """``(n, H, W)`` or ``(n, H, W, C)`` frames as a float64 ``(n, C, H, W)`` batch in [0, 1]."""
     if frames.ndim not in (3, 4):
         raise MetricError(f"expected frames of shape (T, H, W) or (T, H, W, C), got {frames.shape}")
-    batch = torch.from_numpy(np.asarray(frames, dtype=np.float64) / data_range)
-    # Contiguous NCHW: the grouped convolutions inside pytorch_msssim run ~8x slower on a
-    # channels-last view.
-    return batch.unsqueeze(1) if batch.ndim == 3 else batch.permute(0, 3, 1, 2).contiguous()
+    batch = np.asarray(frames, dtype=np.float64) / data_range
+    batch = batch[:, None] if batch.ndim == 3 else batch.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(batch)

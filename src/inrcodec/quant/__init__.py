@@ -2,24 +2,21 @@
 
 `rounding`: soft-round, Kumaraswamy noise, Quant-Noise and straight-through rounding (NVRC
 Sec. 3.4, App. A.2); `uniform`: per-tensor uniform quantisation to 2^bits levels (TeCoNeRV App. B).
-Nothing here knows about networks or coders.
+Nothing here knows about networks or coders. Names are imported lazily: `uniform` needs only
+numpy, so the bitstream readers that use it do not load torch.
 """
 
-from inrcodec.quant.rounding import (
-    Rounding,
-    half_ste,
-    kumaraswamy_noise,
-    soft_round,
-    ste_round,
-)
-from inrcodec.quant.uniform import dequantize_uniform, quantize_uniform
+from inrcodec.lazy import lazy_getattr
 
-__all__ = [
-    "Rounding",
-    "dequantize_uniform",
-    "half_ste",
-    "kumaraswamy_noise",
-    "quantize_uniform",
-    "soft_round",
-    "ste_round",
-]
+_LAZY = {
+    "Rounding": "rounding",
+    "half_ste": "rounding",
+    "kumaraswamy_noise": "rounding",
+    "soft_round": "rounding",
+    "ste_round": "rounding",
+    "dequantize_uniform": "uniform",
+    "quantize_uniform": "uniform",
+}
+
+__all__ = sorted(_LAZY)
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -39,6 +39,7 @@ from inrcodec.nets.hinerv import PRESETS, HiNeRV, size_class
 from inrcodec.nets.hinerv import preset as network_preset
 
 from ..base import CodecError, EncodeResult, FileCodec
+from ..progress import stage
 from ..synthesis import video_chunks
 from . import compress
 from .bitstream import (
@@ -99,7 +100,9 @@ def encode(
     """
     from ..fitting import TrainConfig, VideoTarget, fit, preset_training
 
-    _check_options(preset, bits, space, video)
+    check_options(preset, bits, space)
+    if space == "yuv" and video.format.chroma == "rgb":
+        raise HiNeRVCodecError("space='yuv' needs a Y'CbCr video; this one is RGB")
     started = time.perf_counter()
     frames, height, width = video.num_frames, video.height, video.width
     config = network_preset(preset, frames, height, width)
@@ -133,6 +136,7 @@ def encode(
     results["quant"] = fit(model, target, configs["quant"], stage="quant", **kwargs)
     model = model.cpu()
     compress.strip(model)
+    stage("coding the network, then decoding the file to check it", progress)
 
     names = [name for name, _ in parameter_specs(config, frames, height, width)]
     tensors = compress.quantize_per_channel(model, bits, names)
@@ -220,15 +224,15 @@ def _same_tensor(a: QuantizedTensor | np.ndarray, b: QuantizedTensor | np.ndarra
     return np.array_equal(a, b)
 
 
-def _check_options(preset_name: str, bits: int, space: str, video: Video) -> None:
+def check_options(preset_name: str, bits: int, space: str) -> None:
+    """Refuse an unknown preset, a bit width out of range or an unknown training space (the
+    command line calls this before it reads the video)."""
     if preset_name not in PRESETS:
         raise HiNeRVCodecError(f"unknown preset {preset_name!r}; choose from {', '.join(PRESETS)}")
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 16:
         raise HiNeRVCodecError(f"bits must be an integer in [2, 16], got {bits!r}")
     if space not in ("rgb", "yuv"):
         raise HiNeRVCodecError(f"space must be 'rgb' or 'yuv', got {space!r}")
-    if space == "yuv" and video.format.chroma == "rgb":
-        raise HiNeRVCodecError("space='yuv' needs a Y'CbCr video; this one is RGB")
 
 
 # ------------------------------------------------------------------------- bench plug-in

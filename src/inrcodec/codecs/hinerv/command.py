@@ -17,8 +17,10 @@ DECODE_OPTIONS: tuple[Option, ...] = ()
 
 def encode_options(values: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """`codec.encode`'s keywords from the options' values, and the setting in words."""
-    from .codec import DEFAULT_BITS
+    from .codec import DEFAULT_BITS, check_options
 
     bits = DEFAULT_BITS if values.get("bits") is None else values["bits"]
     options = {"preset": values.get("preset") or "hinerv-cpu", "bits": bits}
-    return {**options, **training_options(values)}, f"{bits} bits"
+    options |= training_options(values)
+    check_options(options["preset"], bits, options["space"])
+    return options, f"{bits} bits"

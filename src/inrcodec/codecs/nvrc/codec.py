@@ -27,6 +27,7 @@ from inrcodec.coding import VideoHeader
 from inrcodec.io import Video, VideoChunks
 
 from ..base import CodecError, EncodeResult, FileCodec
+from ..progress import stage
 from ..synthesis import video_chunks
 from .bitstream import (
     NVRCPayload,
@@ -78,6 +79,8 @@ def encode(
 
     started = time.perf_counter()
     result = train(video, preset, lam, space=space, **train_options)
+    show = train_options.get("progress", True)
+    stage("coding the model, then decoding the file to check it", show)
     compressed = compress(result.model, header_of(video), space)
     return EncodeResult(
         bitstream=compressed.bitstream,

@@ -82,10 +82,12 @@ def add_train_parser(commands) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from inrcodec.atomic import atomic_file
+    from inrcodec.atomic import atomic_file, check_destination
 
     from .train import train
 
+    if args.report is not None:
+        check_destination(args.report)  # before the training, not after it
     values = vars(args)
     preset, lam = rate(values, None)
     options = training_options(values)

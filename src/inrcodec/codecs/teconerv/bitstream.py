@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from inrcodec.codecs.info import describe_container, rate_table
-from inrcodec.codecs.synthesis import OUTPUT_BYTES
 from inrcodec.coding import (
     ENTROPY_MODELS,
     BitstreamError,
@@ -288,6 +287,8 @@ def decode_memory(data: bytes) -> int:
     references), and its synthesis: its tubelets (float32, as made and as joined), its frames
     and their output planes (`OUTPUT_BYTES`). The model itself, which the file names but does
     not hold, is not counted."""
+    from inrcodec.codecs.synthesis import OUTPUT_BYTES  # torch: not for the command's start
+
     container, setup = read_head(data)
     header = container.header
     tiling = setup.tiling(header)

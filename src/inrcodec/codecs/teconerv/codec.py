@@ -48,6 +48,7 @@ from inrcodec.nets.hypernet import Hypernetwork
 from inrcodec.quant.uniform import MAX_BITS, MIN_BITS, dequantize_uniform, quantize_uniform
 
 from ..base import CodecError, EncodeResult, FileCodec
+from ..progress import progress_bar, stage
 from .bitstream import (
     HASH_BYTES,
     RESIDUALS,
@@ -306,6 +307,7 @@ def encode(
     encode_seconds = time.perf_counter() - started
     bar.close()
 
+    stage("decoding the file to check it", progress)
     own = [synthesize_clip(net, p, tiling, fusion, batch) for p in reconstructed]
     own = _to_video(
         [rgb_to_video(f.permute(0, 2, 3, 1).numpy(), fmt) for f in own], header.frame_count
@@ -385,9 +387,7 @@ def _quantize_clip(
 
 
 def _bar(enabled: bool, total: int, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="clip", disable=not enabled, dynamic_ncols=True)
+    return progress_bar(total, desc, "clip", show=enabled)
 
 
 # ----------------------------------------------------------------------------------- decode

@@ -30,13 +30,14 @@ DECODE_OPTIONS = (MODEL_OPTION,)
 
 def encode_options(values: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """`codec.encode`'s keywords from the options' values, and the setting in words."""
-    from .codec import DEFAULT_BITS, parse_overlap
+    from .codec import DEFAULT_BITS, check_options, parse_overlap
 
     bits = DEFAULT_BITS if values.get("bits") is None else values["bits"]
     residual = values.get("residual") or "previous"
     interval = values.get("keyframe_interval") or 0
     overlap = parse_overlap(values.get("overlap") or "0")
     fusion = values.get("fusion") or "crop"
+    check_options(bits, residual, interval, fusion)
     resize = values.get("resize")
     options = dict(
         model=values.get("model"),
@@ -105,8 +106,12 @@ def add_train_parser(commands) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from inrcodec.atomic import check_destination
+
     from .train import train_corpus
 
+    if args.export is not None:
+        check_destination(args.export)  # before the training, not after it
     result = train_corpus(
         data=args.data,
         preset_name=args.preset,

@@ -32,6 +32,7 @@ from inrcodec.errors import InrcodecError
 from inrcodec.io import read_video, video_to_rgb
 from inrcodec.io.container import SUFFIXES as CONTAINER_SUFFIXES
 
+from ..progress import progress_bar
 from .resize import resize_and_crop
 
 __all__ = [
@@ -113,9 +114,7 @@ class ClipCache:
         if todo:
             bar = None
             if progress:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=len(todo), desc="decoding corpus", unit="video")
+                bar = progress_bar(len(todo), "decoding corpus", "video")
             try:
                 if workers > 1 and len(todo) > 1:
                     with ProcessPoolExecutor(min(workers, len(todo))) as pool:

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: the geometry needs only numpy
+    import torch
 
 FUSIONS = ("crop", "blend")
 
@@ -91,6 +94,8 @@ class Tiling:
 
     def split(self, frames: torch.Tensor) -> torch.Tensor:
         """``(T, C, H, W)`` -> tubelets ``(P, T, C, h, w)`` in `positions` order."""
+        import torch
+
         pad_h, pad_w = (p - f for p, f in zip(self.padded, self.frame, strict=True))
         if pad_h or pad_w:
             frames = torch.nn.functional.pad(frames, (0, pad_w, 0, pad_h), mode="replicate")
@@ -120,6 +125,8 @@ class Tiling:
     @cached_property
     def _blend_weights(self) -> torch.Tensor:
         """``(P, h, w)`` blend weights, normalised so that they sum to 1 at every pixel."""
+        import torch
+
         h, w = self.tube
         ramps_y = [_blend_ramp(self.rows, h, i) for i in range(len(self.rows))]
         ramps_x = [_blend_ramp(self.cols, w, j) for j in range(len(self.cols))]
