@@ -601,7 +601,8 @@ class Workers:
     def __init__(self, count: int, timeout: float, memory_mb: int):
         self.context = multiprocessing.get_context("forkserver")
         decoders = [f"{entry.module}.codec" for entry in file_codecs().values()]
-        self.context.set_forkserver_preload([__name__, *decoders])
+        # and what `describe` imports when it runs (the rate's bpp), outside the memory limit
+        self.context.set_forkserver_preload([__name__, *decoders, "inrcodec.metrics"])
         self.timeout, self.memory_mb = timeout, memory_mb
         self.idle = [_Worker(self.context, memory_mb) for _ in range(count)]
 
