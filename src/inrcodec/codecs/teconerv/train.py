@@ -31,6 +31,7 @@ one step for step (same machine and thread count).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -245,6 +246,19 @@ def init_distributed() -> tuple[int, int]:
     if dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+@contextlib.contextmanager
+def distributed() -> Iterator[tuple[int, int]]:
+    """`init_distributed` for one job, leaving the process group when the job ends: gloo's
+    threads must be joined before the interpreter exits, or C++ ends the process with
+    ``std::terminate`` (SIGABRT) after the work is done."""
+    rank, world = init_distributed()
+    try:
+        yield rank, world
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def _digest(net: nn.Module) -> str:
@@ -494,60 +508,60 @@ def train_corpus(
     from .data import ClipCache, find_videos
     from .presets import preset as get_preset
 
-    rank, world = init_distributed()
-    if threads:
-        torch.set_num_threads(threads)
-    p = get_preset(preset_name)
-    device = str(resolve_device(device))
-    if device == "cuda" and world > 1:
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    config = TrainConfig(batch=batch or p.batch, device=device, **options)
-    out = Path(out)
-    frames_cache = ClipCache(
-        Path(cache) if cache else out.parent / "cache", p.train_size, max_frames
-    )
-    train_paths = find_videos(data)
-    val_paths = find_videos(val) if val is not None else []
-    overlap = {x.resolve() for x in train_paths} & {x.resolve() for x in val_paths}
-    if overlap:
-        raise TeCoNeRVTrainError(
-            f"validation videos are also training videos: {sorted(overlap)[:3]}"
+    with distributed() as (rank, world):
+        if threads:
+            torch.set_num_threads(threads)
+        p = get_preset(preset_name)
+        device = str(resolve_device(device))
+        if device == "cuda" and world > 1:
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        config = TrainConfig(batch=batch or p.batch, device=device, **options)
+        out = Path(out)
+        frames_cache = ClipCache(
+            Path(cache) if cache else out.parent / "cache", p.train_size, max_frames
         )
-    if rank == 0:  # fill the cache once, then every rank maps it
-        frames_cache.prepare(train_paths + val_paths, decode_workers, progress)
-    if world > 1:
-        dist.barrier()
-    videos = frames_cache.prepare(train_paths, progress=False)
-    val_videos = dict(
-        zip(
-            (str(v) for v in val_paths),
-            frames_cache.prepare(val_paths, progress=False),
-            strict=True,
+        train_paths = find_videos(data)
+        val_paths = find_videos(val) if val is not None else []
+        overlap = {x.resolve() for x in train_paths} & {x.resolve() for x in val_paths}
+        if overlap:
+            raise TeCoNeRVTrainError(
+                f"validation videos are also training videos: {sorted(overlap)[:3]}"
+            )
+        if rank == 0:  # fill the cache once, then every rank maps it
+            frames_cache.prepare(train_paths + val_paths, decode_workers, progress)
+        if world > 1:
+            dist.barrier()
+        videos = frames_cache.prepare(train_paths, progress=False)
+        val_videos = dict(
+            zip(
+                (str(v) for v in val_paths),
+                frames_cache.prepare(val_paths, progress=False),
+                strict=True,
+            )
         )
-    )
-    torch.manual_seed(config.seed)
-    if init is not None:
-        net, saved = load_model(init)
-        if net.config != p.net:
-            raise TeCoNeRVTrainError(f"{init} holds a {saved['preset']} model, not {p.name}")
-    else:
-        net = Hypernetwork(p.net)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-    result = train(
-        p,
-        net,
-        videos,
-        config,
-        run_dir=out,
-        val_videos=val_videos,
-        resume=resume,
-        progress=progress,
-        stop_at=stop_at,
-    )
-    if rank != 0:
-        return None
-    if export is not None:
-        info = {"run": str(out), "steps": result.steps, "history": result.history}
-        save_model(net, export, p, dtype=torch.float16, info=info)
-    return result
+        torch.manual_seed(config.seed)
+        if init is not None:
+            net, saved = load_model(init)
+            if net.config != p.net:
+                raise TeCoNeRVTrainError(f"{init} holds a {saved['preset']} model, not {p.name}")
+        else:
+            net = Hypernetwork(p.net)
+        if rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+        result = train(
+            p,
+            net,
+            videos,
+            config,
+            run_dir=out,
+            val_videos=val_videos,
+            resume=resume,
+            progress=progress,
+            stop_at=stop_at,
+        )
+        if rank != 0:
+            return None
+        if export is not None:
+            info = {"run": str(out), "steps": result.steps, "history": result.history}
+            save_model(net, export, p, dtype=torch.float16, info=info)
+        return result
