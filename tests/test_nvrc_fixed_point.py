@@ -192,11 +192,11 @@ def test_mean_indices_clamp_and_map_nan_to_zero():
 # --------------------------------------------------------------------------- context model
 
 
-def random_context_model(width, kernel, blocks, step, seed):
+def random_context_model(width, kernel, blocks, step, seed, pointwise=False):
     """A float64 `ContextModel` whose weights are ``q * step`` with random integers q, and
     those integers and the biases (what the bitstream carries)."""
     generator = torch.Generator().manual_seed(seed)
-    model = ContextModel(width, kernel, blocks).double()
+    model = ContextModel(width, kernel, blocks, pointwise=pointwise).double()
     weights, biases = [], []
     with torch.no_grad():
         for i, conv in enumerate(model.convs):
@@ -209,9 +209,10 @@ def random_context_model(width, kernel, blocks, step, seed):
     return model, weights, biases
 
 
-def test_fixed_context_model_agrees_with_the_float_model():
+@pytest.mark.parametrize("pointwise", [False, True])
+def test_fixed_context_model_agrees_with_the_float_model(pointwise):
     step = 0.018
-    model, weights, biases = random_context_model(8, 5, 3, step, seed=0)
+    model, weights, biases = random_context_model(8, 5, 3, step, seed=0, pointwise=pointwise)
     generator = torch.Generator().manual_seed(1)
     symbols = torch.randint(-20, 21, (50, 1, 16, 8, 8), generator=generator)
     with torch.no_grad():
@@ -221,7 +222,8 @@ def test_fixed_context_model_agrees_with_the_float_model():
     mean_index, scale_index = fixed.forward(symbols)
     assert mean_index.shape == scale_index.shape == (50, 16, 8, 8)
     assert mean_index.dtype == scale_index.dtype == torch.int64
-    assert mean.std() > 1 and log_scale.std() > 1  # a non-trivial model
+    spread = 0.5 if pointwise else 1  # a pointwise model mixes fewer symbols
+    assert mean.std() > spread and log_scale.std() > spread  # a non-trivial model
     # Within the grid resolution: half a grid step of rounding, the rest is arithmetic.
     mean_error = (mean_index / 64 - mean).abs().max().item()
     assert mean_error <= 1 / 64, mean_error  # measured 0.0105
@@ -257,9 +259,10 @@ def test_fixed_context_model_ignores_taps_outside_the_causal_mask():
     assert torch.equal(clean[0], dirty[0]) and torch.equal(clean[1], dirty[1])
 
 
-def test_first_output_depends_on_no_symbol():
+@pytest.mark.parametrize("pointwise", [False, True])
+def test_first_output_depends_on_no_symbol(pointwise):
     """Causality: the first position of a partition sees only zero padding."""
-    _, weights, biases = random_context_model(4, 3, 3, 0.02, seed=5)
+    _, weights, biases = random_context_model(4, 3, 3, 0.02, seed=5, pointwise=pointwise)
     fixed = FixedContextModel.from_coded(weights, [0.02] * 3, biases)
     generator = torch.Generator().manual_seed(6)
     a = torch.randint(-30, 31, (5, 1, 4, 4, 4), generator=generator)
@@ -272,20 +275,26 @@ def test_first_output_depends_on_no_symbol():
 
 
 @pytest.mark.parametrize(
-    ("width", "kernel", "blocks", "rows", "block"),
+    ("width", "kernel", "blocks", "rows", "block", "pointwise"),
     [
-        (8, 5, 3, [7, 3, 5], (4, 4, 4)),
-        (4, 3, 3, [2, 1, 4], (4, 4, 4)),
-        (3, 3, 1, [2, 3], (3, 2, 5)),  # a single layer, an odd block
-        (4, 3, 3, [3, 2], (16, 8, 8)),  # the default block
+        (8, 5, 3, [7, 3, 5], (4, 4, 4), False),
+        (4, 3, 3, [2, 1, 4], (4, 4, 4), False),
+        (3, 3, 1, [2, 3], (3, 2, 5), False),  # a single layer, an odd block
+        (4, 3, 3, [3, 2], (16, 8, 8), False),  # the default block
+        (8, 5, 3, [7, 3, 5], (4, 4, 4), True),  # only the first layer sees neighbours
+        (6, 3, 2, [9], (8, 4, 4), True),
     ],
 )
-def test_context_decoder_reproduces_the_batched_model(width, kernel, blocks, rows, block):
+def test_context_decoder_reproduces_the_batched_model(
+    width, kernel, blocks, rows, block, pointwise
+):
     models, symbols, means, scales = [], [], [], []
     generator = torch.Generator().manual_seed(sum(rows))
     for level, n in enumerate(rows):
         step = 0.015 + 0.005 * level  # different weights and steps per level
-        _, weights, biases = random_context_model(width, kernel, blocks, step, seed=10 + level)
+        _, weights, biases = random_context_model(
+            width, kernel, blocks, step, seed=10 + level, pointwise=pointwise
+        )
         model = FixedContextModel.from_coded(weights, [step] * blocks, biases)
         x = torch.randint(-25, 26, (n, 1, *block), generator=generator)
         m, s = model.forward(x)

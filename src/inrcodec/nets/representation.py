@@ -11,9 +11,12 @@ frame indices to frames and sorts its parameters into two kinds:
   what belongs to output unit i; NVRC gives rows and columns their own steps and Gaussians
   (Sec. 3.2).
 
-It also states its decoding cost (`macs_per_pixel`) and memory (`peak_activations`). It knows
-nothing of coding: how its configuration is written to a file, and rebuilt from one, is the
-codec's side (`inrcodec.codecs.nvrc.backbones`).
+It also states its decoding cost (`macs_per_pixel`) and memory (`peak_activations`), and,
+optionally, which slices of its grids (along their first axis, time) a batch of frames reads
+(``grid_slices(frame_indices)``, a tensor of slice indices per grid): then NVRC quantises
+only those slices in a training step. It knows nothing of coding: how its configuration is
+written to a file, and rebuilt from one, is the codec's side
+(`inrcodec.codecs.nvrc.backbones`).
 """
 
 from __future__ import annotations

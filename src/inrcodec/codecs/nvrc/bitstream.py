@@ -61,6 +61,8 @@ COMPRESSION_FIELDS = Table(
         ("layer_model", LAYER_MODELS, 1),
         ("phi_coding", PHI_CODINGS, 1),
         ("learn_grid_steps", (False, True), 1),
+        ("context_shared", (False, True), 1),
+        ("context_pointwise", (False, True), 1),
     ),
     Fixed("grid_log_step", -MAX_LOG_STEP, MAX_LOG_STEP, signed=True),
     UInt("phi_min_size", 0, MAX_MIN_AXIS),
@@ -171,7 +173,7 @@ class CodingPlan:
         """Per grid level, its decoded phi by leaf and its integer form (a function of leaf)."""
         keys = [f"grid_coders.{level}" for level in range(len(self.model.grid_coders))]
         integers = [lambda leaf, key=key: self.phi.integer(f"{key}.{leaf}") for key in keys]
-        return [self.phi.values[key] for key in keys], integers
+        return [self.phi.values.get(key, {}) for key in keys], integers
 
     def layer_step(self, name: str) -> torch.Tensor:
         """A layer's steps ``(rows, cols)`` (eq. 5)."""
@@ -180,7 +182,7 @@ class CodingPlan:
 
     def grid_step(self, level: int) -> torch.Tensor:
         """Per-partition steps ``(N, 1, 1, 1, 1)`` of a grid level (eq. 2)."""
-        return self.model.grid_coders[level].steps(self.phi.values[f"grid_coders.{level}"])
+        return self.model.grid_coders[level].steps(self.phi.values.get(f"grid_coders.{level}", {}))
 
     def theta(self, payload: NVRCPayload) -> dict[str, torch.Tensor]:
         """Float32 network parameters from the symbols (the decoder's exact values)."""
@@ -307,7 +309,8 @@ def decode_memory(data: bytes) -> int:
     if compression.grid_model != "context":
         return need
     positions = BlockGeometry(compression.block, compression.context_kernel).size
-    inputs = 1 + compression.context_width * (compression.context_blocks - 1)
+    hidden = 0 if compression.context_pointwise else compression.context_blocks - 1
+    inputs = 1 + compression.context_width * hidden  # a pointwise model buffers symbols only
     return need + 8 * sum(planned.grid_coders.partitions) * positions * inputs
 
 

@@ -156,24 +156,37 @@ class ContextModel(nn.Module):
       positions of the same partition; zero padding keeps the context inside the partition,
       so all partitions of all levels decode in parallel.
 
+    - *Pointwise* (an option, ``pointwise``): only the first convolution sees the
+      neighbourhood, the later ones are 1 x 1 x 1, a per-position MLP on the first layer's
+      features: the autoregressive models of Cool-chic and C3, which cost a fraction of the
+      MACs and need no hidden state of earlier positions.
+
     The last convolution starts at zero (mean 0, scale 1 symbol everywhere). Weights at taps
     outside the causal masks are zero and stay so; they are not part of the coded phi.
     """
 
-    def __init__(self, width: int = 8, kernel: int = 5, blocks: int = 3, eps: float = 1e-5):
+    def __init__(
+        self,
+        width: int = 8,
+        kernel: int = 5,
+        blocks: int = 3,
+        eps: float = 1e-5,
+        pointwise: bool = False,
+    ):
         super().__init__()
         if kernel % 2 == 0 or kernel < 3:
             raise ValueError("the context kernel must be odd and at least 3")
         if blocks < 1 or width < 1:
             raise ValueError("the context model needs at least one block and one channel")
         widths = [1] + [width] * (blocks - 1) + [2]
+        later = 1 if pointwise else kernel
         self.convs = nn.ModuleList(
-            nn.Conv3d(a, b, kernel, padding=kernel // 2)
-            for a, b in zip(widths[:-1], widths[1:], strict=True)
+            nn.Conv3d(a, b, kernel if i == 0 else later, padding=(kernel if i == 0 else later) // 2)
+            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True))
         )
         self.register_buffer("mask_first", causal_mask(kernel, False), persistent=False)
-        self.register_buffer("mask_rest", causal_mask(kernel, True), persistent=False)
-        self.eps = eps
+        self.register_buffer("mask_rest", causal_mask(later, True), persistent=False)
+        self.eps, self.pointwise = eps, pointwise
         with torch.no_grad():  # taps outside the mask do not exist: zero, never coded
             for i, conv in enumerate(self.convs):
                 conv.weight.mul_(self.weight_mask(i))
@@ -184,7 +197,15 @@ class ContextModel(nn.Module):
         """The causal taps of convolution ``index``, ``(1, 1, k, k, k)``."""
         return self.mask_first if index == 0 else self.mask_rest
 
-    def forward(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, symbols: torch.Tensor, last_slice: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-scale of every position; with ``last_slice``, of the last slice of
+        windows only (`last_slice`)."""
+        if last_slice:
+            return self.last_slice(symbols)
+        if self.pointwise:
+            return self._pointwise(symbols)
         x = symbols
         last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):
@@ -197,6 +218,34 @@ class ContextModel(nn.Module):
                 x = F.gelu(x)
         return x[:, :1], x[:, 1:]
 
+    def _pointwise(self, symbols: torch.Tensor, padding=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward` of a pointwise model, its later layers channels-last (linear layers and
+        a LayerNorm over the last dim: the same sums, several times faster on the CPU)."""
+        first = self.convs[0]
+        padding = padding or first.padding
+        x = F.conv3d(symbols, first.weight * self.mask_first, first.bias, padding=padding)
+        x = x.permute(0, 2, 3, 4, 1)
+        for conv in self.convs[1:]:
+            x = F.layer_norm(F.gelu(x), x.shape[-1:], eps=self.eps)
+            x = F.linear(x, conv.weight.flatten(1), conv.bias)
+        x = x.permute(0, 4, 1, 2, 3)
+        return x[:, :1], x[:, 1:]
+
+    @property
+    def radius(self) -> int:
+        """How many earlier slices the model reads (its first kernel's half-width)."""
+        return self.convs[0].kernel_size[0] // 2
+
+    def last_slice(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-scale ``(N, 1, 1, bh, bw)`` of the last slice of ``windows`` ``(N, 1,
+        radius + 1, bh, bw)``: that slice and the ones before it in its partition (zero where
+        the partition begins later), as `forward` gives them for the whole partition. Only for
+        a pointwise model, whose outputs depend on no hidden state of earlier positions."""
+        if not self.pointwise:
+            raise ValueError("only a pointwise context model evaluates one slice")
+        tail = windows.new_zeros((*windows.shape[:2], self.radius, *windows.shape[3:]))
+        return self._pointwise(torch.cat([windows, tail], dim=2), (0, self.radius, self.radius))
+
 
 # ----------------------------------------------------------------------------- one level
 
@@ -207,7 +256,7 @@ class GridCoder(nn.Module):
     ``context.convs.0.weight``, ..., or ``mean`` and ``log_scale``): quantised ones in
     training, the decoded float64 values on the coding path."""
 
-    def __init__(self, size: tuple[int, int, int, int], config):
+    def __init__(self, size: tuple[int, int, int, int], config, context: bool = True):
         super().__init__()
         self.layout = BlockLayout(tuple(size), config.block)
         init = torch.full(self.layout.steps_shape, float(config.grid_log_step))
@@ -217,9 +266,13 @@ class GridCoder(nn.Module):
             self.register_buffer("log_steps", init)
         self.register_buffer("valid", self.layout.valid(), persistent=False)
         if config.grid_model == "context":
-            self.context = ContextModel(
-                config.context_width, config.context_kernel, config.context_blocks
-            )
+            if context:  # else the level shares another level's (`GridCoding`)
+                self.context = ContextModel(
+                    config.context_width,
+                    config.context_kernel,
+                    config.context_blocks,
+                    pointwise=config.context_pointwise,
+                )
         else:  # one Gaussian for the level, in value units
             self.mean = nn.Parameter(torch.zeros(()))
             self.log_scale = nn.Parameter(torch.tensor(float(config.grid_log_step)))
@@ -240,12 +293,52 @@ class GridCoder(nn.Module):
         blocks = self.layout.to_blocks(grid)
         return blocks.reshape(-1), self.layout.broadcast(log_step).expand_as(blocks).reshape(-1)
 
-    def bits(self, phi: dict, symbols: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    def slice_log_steps(self, phi: dict, index: torch.Tensor) -> torch.Tensor:
+        """The log-steps of the grid's slices ``index`` at every position, ``(k, H, W, C)``."""
+        log_steps = phi.get("log_steps", self.log_steps)[index // self.layout.block[0]]
+        _, bh, bw = self.layout.block
+        _, height, width, _ = self.layout.size
+        full = log_steps.repeat_interleave(bh, 1).repeat_interleave(bw, 2)
+        return full[:, :height, :width]
+
+    def context_slices(self, index: torch.Tensor, radius: int) -> torch.Tensor:
+        """Slices ``index`` and the ``radius`` slices before each in its partition."""
+        bt = self.layout.block[0]
+        earlier = index[:, None] - torch.arange(radius + 1, device=index.device)
+        inside = (earlier >= 0) & (earlier // bt == index[:, None] // bt)
+        return earlier[inside].unique()
+
+    def slice_bits(self, phi: dict, symbols, held, index, step, context=None) -> torch.Tensor:
+        """The bits of slices ``index`` of the level: ``symbols`` ``(u, H, W, C)`` are those of
+        slices ``held`` (`context_slices` of ``index``), ``step`` their steps; ``context`` as
+        in `bits`. The same bits as `bits` gives those slices in the whole grid."""
+        where = torch.full((self.layout.size[0],), -1, dtype=torch.long, device=index.device)
+        where[held] = torch.arange(len(held), device=index.device)
+        target = symbols[where[index]]
+        if context is None and not hasattr(self, "context"):
+            scale = torch.exp(phi["log_scale"]) / step[where[index]]
+            return gaussian_bits(target, phi["mean"] / step[where[index]], scale).sum()
+        coder, phi = context or (self, phi)
+        model = coder.context
+        bt, bh, bw = self.layout.block
+        earlier = index[:, None] - torch.arange(model.radius, -1, -1, device=index.device)
+        inside = (earlier >= 0) & (earlier // bt == index[:, None] // bt)
+        windows = symbols[where[earlier.clamp(min=0)]] * inside[..., None, None, None]
+        blocks = _spatial_blocks(windows, bh, bw)  # (N, 1, radius + 1, bh, bw)
+        valid = _spatial_blocks(torch.ones_like(target[:, None]), bh, bw) > 0
+        weights = {k[len("context.") :]: v for k, v in phi.items() if k.startswith("context.")}
+        mean, log_scale = functional_call(model, weights, (blocks,), {"last_slice": True})
+        bits = gaussian_bits(blocks[:, :, -1:], mean, torch.exp(log_scale))
+        return (bits * valid).sum()
+
+    def bits(self, phi: dict, symbols: torch.Tensor, step: torch.Tensor, context=None):
         """The level's bits: ``symbols`` in block layout (zero in the padding), ``step`` the
-        per-partition steps ``(N, 1, 1, 1, 1)``."""
-        if hasattr(self, "context"):
+        per-partition steps ``(N, 1, 1, 1, 1)``; ``context``: the `GridCoder` whose context
+        model and ``phi`` (second) this level uses, if not its own."""
+        if context is not None or hasattr(self, "context"):
+            coder, phi = context or (self, phi)
             weights = {k[len("context.") :]: v for k, v in phi.items() if k.startswith("context.")}
-            mean, log_scale = functional_call(self.context, weights, (symbols,))
+            mean, log_scale = functional_call(coder.context, weights, (symbols,))
             bits = gaussian_bits(symbols, mean, torch.exp(log_scale))
         else:
             bits = gaussian_bits(symbols, phi["mean"] / step, torch.exp(phi["log_scale"]) / step)
@@ -280,12 +373,19 @@ class GridCoder(nn.Module):
 
 
 class GridCoding(nn.ModuleList):
-    """The `GridCoder` of every grid of a representation, in its `grid_names` order."""
+    """The `GridCoder` of every grid of a representation, in its `grid_names` order. ``phi``
+    arguments hold each level's phi by coder path (``grid_coders.<level>``; a level without
+    phi tensors, such as one with fixed steps and a shared context model, may be absent)."""
 
     def __init__(self, names: list[str], shapes: list[tuple[int, ...]], config):
-        super().__init__(GridCoder(tuple(shape), config) for shape in shapes)
+        shared = config.context_shared
+        super().__init__(
+            GridCoder(tuple(shape), config, context=not shared or level == 0)
+            for level, shape in enumerate(shapes)
+        )
         self.names, self.block = list(names), config.block
         self.contextual = config.grid_model == "context"
+        self.shared = self.contextual and shared
 
     @property
     def partitions(self) -> list[int]:
@@ -303,7 +403,7 @@ class GridCoding(nn.ModuleList):
         path)."""
         blocks, log_steps = [], []
         for level, (name, coder) in enumerate(zip(self.names, self, strict=True)):
-            values, log_step = coder.blocks(params[name], phi[f"grid_coders.{level}"])
+            values, log_step = coder.blocks(params[name], phi.get(f"grid_coders.{level}", {}))
             blocks.append(values)
             log_steps.append(log_step)
         return blocks, log_steps
@@ -322,11 +422,33 @@ class GridCoding(nn.ModuleList):
         }
         return values, levels, [st[:, :, :1, :1, :1] for st in steps]
 
+    def quantize_slices(self, params: dict, phi: dict, slices: list, rounding, with_rate=False):
+        """Each grid quantised (``rounding``) at its slices ``slices[level]`` only, the other
+        slices left as they are (`NVRC` uses it when the network says which slices frames
+        read); and (``with_rate``) the bits of all grids estimated from those slices: each
+        level's bits there (the slices before them in their partitions quantised too, as
+        context) times the level's slices over theirs; else None."""
+        out, bits = {}, []
+        context = (self[0], phi["grid_coders.0"]) if self.shared and with_rate else None
+        radius = self[0].context.radius if self.contextual and with_rate else 0
+        for level, (name, coder, index) in enumerate(zip(self.names, self, slices, strict=True)):
+            local = phi.get(f"grid_coders.{level}", {})
+            held = coder.context_slices(index, radius) if with_rate else index
+            grid = params[name]
+            step = torch.exp(coder.slice_log_steps(local, held))
+            symbols = rounding(grid.index_select(0, held) / step)
+            out[name] = grid.detach().index_copy(0, held, symbols * step)
+            if with_rate:
+                level_bits = coder.slice_bits(local, symbols, held, index, step, context)
+                bits.append(level_bits * (grid.shape[0] / len(index)))
+        return out, (sum(bits[1:], bits[0]) if with_rate else None)
+
     def bits(self, phi: dict, levels: list, steps: list) -> torch.Tensor:
         """The bits of every level (`GridCoder.bits`; at least one), summed level after
         level."""
+        context = (self[0], phi["grid_coders.0"]) if self.shared else None
         bits = [
-            coder.bits(phi[f"grid_coders.{i}"], s, st)
+            coder.bits(phi.get(f"grid_coders.{i}", {}), s, st, context)
             for i, (coder, s, st) in enumerate(zip(self, levels, steps, strict=True))
         ]
         return sum(bits[1:], bits[0])
@@ -351,7 +473,11 @@ class GridCoding(nn.ModuleList):
         return torch.cat(means), torch.cat(scales)
 
     def evaluator(self, phi: list, integer: list) -> ContextEvaluator:
-        """The context models of all levels over all their partitions."""
+        """The context models of all levels over all their partitions (one model over all
+        the rows when the levels share it)."""
+        if self.shared:
+            model = self[0].fixed_context(phi[0], integer[0])
+            return ContextEvaluator([model], [sum(self.partitions)], self.block)
         models = [c.fixed_context(p, i) for c, p, i in zip(self, phi, integer, strict=True)]
         return ContextEvaluator(models, self.partitions, self.block)
 
@@ -394,25 +520,34 @@ class GridCoding(nn.ModuleList):
 
 
 class BlockGeometry:
-    """A ``block`` partition inside its zero-padded copy (padding ``k // 2`` on every side):
-    the flat index of each raster position (``centres``), and per layer kind (first: centre
-    excluded; later: included) the flat offsets of the causal taps."""
+    """A ``block`` partition inside its zero-padded copy (padding ``k // 2`` on every side,
+    ``k`` the first layer's kernel): the flat index of each raster position (``centres``),
+    and per layer kind (first: centre excluded; later: included, kernel ``later``) the flat
+    offsets of the causal taps."""
 
-    def __init__(self, block: tuple[int, int, int], kernel: int):
+    def __init__(self, block: tuple[int, int, int], kernel: int, later: int | None = None):
         radius = kernel // 2
         self.padded = tuple(b + 2 * radius for b in block)
         self.size = math.prod(self.padded)
         _, ph, pw = self.padded
         grid = torch.meshgrid(*(torch.arange(b) + radius for b in block), indexing="ij")
         self.centres = (grid[0] * ph * pw + grid[1] * pw + grid[2]).reshape(-1)
-        taps = torch.arange(kernel**3)
-        coordinates = torch.stack([taps // kernel**2, taps // kernel % kernel, taps % kernel], 1)
-        flat = (coordinates - radius) @ torch.tensor([ph * pw, pw, 1])
-        self.offsets = [flat[causal_mask(kernel, i > 0).reshape(-1).bool()] for i in (0, 1)]
+        self.offsets = [
+            _offsets(k, include_centre, (ph * pw, pw, 1))
+            for k, include_centre in ((kernel, False), (later or kernel, True))
+        ]
 
     def taps(self, layer: int) -> torch.Tensor:
         """Flat offsets of the causal taps of convolution ``layer``."""
         return self.offsets[min(layer, 1)]
+
+
+def _offsets(kernel: int, include_centre: bool, strides: tuple[int, int, int]) -> torch.Tensor:
+    """Flat offsets, in a padded block of ``strides``, of a kernel's causal taps."""
+    taps = torch.arange(kernel**3)
+    coordinates = torch.stack([taps // kernel**2, taps // kernel % kernel, taps % kernel], 1)
+    flat = (coordinates - kernel // 2) @ torch.tensor(strides)
+    return flat[causal_mask(kernel, include_centre).reshape(-1).bool()]
 
 
 @dataclass(frozen=True)
@@ -426,6 +561,7 @@ class FixedContextModel:
     matrices: tuple[torch.Tensor, ...]
     scales: tuple[float, ...]
     biases: tuple[torch.Tensor, ...]
+    later: int | None = None  # the later layers' kernel (1: pointwise), if not ``kernel``
 
     @classmethod
     def from_coded(cls, weights, steps, biases) -> FixedContextModel:
@@ -436,12 +572,13 @@ class FixedContextModel:
             raise ValueError(f"context model wider than {MAX_WIDTH} or kernel above {MAX_KERNEL}")
         matrices, scales = [], []
         for i, (q, step) in enumerate(zip(weights, steps, strict=True)):
-            used = causal_mask(kernel, include_centre=i > 0).reshape(-1).bool()
+            used = causal_mask(q.shape[-1], include_centre=i > 0).reshape(-1).bool()
             q = q.double().clamp(-WEIGHT_LIMIT, WEIGHT_LIMIT).flatten(2)[:, :, used]
             matrices.append(q.permute(2, 1, 0).reshape(-1, q.shape[0]).contiguous())
             scales.append(float(step) * (ONE if i == 0 else 1.0))
         biases = tuple(b.double() * ONE for b in biases)
-        return cls(kernel, tuple(matrices), tuple(scales), biases)
+        later = weights[-1].shape[-1] if len(weights) > 1 else None
+        return cls(kernel, tuple(matrices), tuple(scales), biases, later)
 
     def forward(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and scale indices ``(N, bt, bh, bw)`` of every position of the block-layout
@@ -465,10 +602,15 @@ class ContextEvaluator:
     value at ``p`` depends only on symbols before ``p`` and hidden values at or before ``p``
     (the first layer excludes the centre). The decoder calls `indices` and `set_symbols`
     position by position; the encoder, which has every symbol, calls `all_indices`.
+
+    A pointwise model's later layers read only the position's own hidden values: they need
+    no buffer, and the encoder evaluates all positions at once (`all_indices`), with the same
+    integer sums and elementwise steps as the decoder, so the same indices.
     """
 
     def __init__(self, models: list[FixedContextModel], rows: list[int], block):
-        self.geometry = BlockGeometry(tuple(block), models[0].kernel)
+        self.geometry = BlockGeometry(tuple(block), models[0].kernel, models[0].later)
+        self.pointwise = models[0].later == 1
         bounds = torch.tensor([0, *rows]).cumsum(0).tolist()
         self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         per_level = list(zip(models, rows, strict=True))
@@ -488,9 +630,10 @@ class ContextEvaluator:
                 )
             )
             self.biases.append(torch.cat([m.biases[i].expand(n, -1) for m, n in per_level]))
-            self.buffers.append(
-                torch.zeros(self.geometry.size, channels, bounds[-1], dtype=torch.float64)
-            )
+            if i == 0 or not self.pointwise:
+                self.buffers.append(
+                    torch.zeros(self.geometry.size, channels, bounds[-1], dtype=torch.float64)
+                )
 
     @property
     def positions(self) -> int:
@@ -501,18 +644,25 @@ class ContextEvaluator:
         must be set."""
         centre = int(self.geometry.centres[position])
         last = len(self.blocks) - 1
-        for i, buffer in enumerate(self.buffers):
+        x = None  # the position's hidden values, (channels, rows)
+        for i in range(len(self.blocks)):
             sums = []
             for rows, blocks in zip(self.slices, self.blocks[i], strict=True):
                 total = None
                 for (offset, _, n), block in zip(self.runs[i], blocks, strict=True):
-                    slab = buffer[centre + offset : centre + offset + n, :, rows].flatten(0, 1)
+                    if i > 0 and self.pointwise:
+                        slab = x[:, rows]
+                    else:
+                        buffer = self.buffers[i]
+                        slab = buffer[centre + offset : centre + offset + n, :, rows].flatten(0, 1)
                     total = block @ slab if total is None else total.addmm_(block, slab)
                 sums.append(total)
             a = activation(torch.cat(sums, dim=1).T, self.scales[i], self.biases[i])
             if i == last:
                 return output_indices(a)
-            self.buffers[i + 1][centre] = hidden(a).T
+            x = hidden(a).T
+            if not self.pointwise:
+                self.buffers[i + 1][centre] = x
         raise AssertionError("unreachable")
 
     def set_symbols(self, position: int, symbols: torch.Tensor) -> None:
@@ -525,8 +675,52 @@ class ContextEvaluator:
         positions)`` (the encoder's pass)."""
         centres = self.geometry.centres
         self.buffers[0][centres, 0] = symbols.T.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
+        if self.pointwise:
+            chunk = max(1, _CHUNK_VALUES // max(symbols.shape[0], 1))
+            out = [self._all_at(centres[p : p + chunk]) for p in range(0, len(centres), chunk)]
+            return tuple(torch.cat([o[k] for o in out], dim=1) for k in (0, 1))
         out = [self.indices(p) for p in range(self.positions)]
         return tuple(torch.stack([o[k] for o in out], dim=1) for k in (0, 1))
+
+    def _all_at(self, centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A pointwise model's indices ``(rows, len(centres))`` at the padded positions
+        ``centres``, all at once: the first layer's runs gathered for every position, then
+        the later layers on each position's own values."""
+        buffer = self.buffers[0]
+        sums = []
+        for rows, blocks in zip(self.slices, self.blocks[0], strict=True):
+            total = None
+            for (offset, _, n), block in zip(self.runs[0], blocks, strict=True):
+                taps = centres[:, None] + offset + torch.arange(n)
+                slab = buffer[taps.reshape(-1)][:, :, rows].reshape(
+                    len(centres), -1, rows.stop - rows.start
+                )
+                total = block @ slab if total is None else total + block @ slab
+            sums.append(total)
+        a = activation(torch.cat(sums, dim=2).transpose(1, 2), self.scales[0], self.biases[0])
+        for i in range(1, len(self.blocks)):
+            x = hidden(a)  # (positions, rows, channels)
+            sums = [
+                x[:, rows] @ blocks[0].T
+                for rows, blocks in zip(self.slices, self.blocks[i], strict=True)
+            ]
+            a = activation(torch.cat(sums, dim=1), self.scales[i], self.biases[i])
+        means, scales = output_indices(a)
+        return means.T, scales.T
+
+
+#: Values (positions x rows) a pointwise encoder pass evaluates at once (`all_indices`).
+_CHUNK_VALUES = 1 << 18
+
+
+def _spatial_blocks(windows: torch.Tensor, bh: int, bw: int) -> torch.Tensor:
+    """``(n, d, H, W, C)`` slices -> ``(n nH nW C, 1, d, bh, bw)`` partitions, zero-padded at
+    the end of H and W (`BlockLayout.to_blocks` of each window, its depth one block)."""
+    n, d, height, width, c = windows.shape
+    nh, nw = -(-height // bh), -(-width // bw)
+    x = F.pad(windows, [0, 0, 0, nw * bw - width, 0, nh * bh - height])
+    x = x.reshape(n, d, nh, bh, nw, bw, c).permute(0, 2, 4, 6, 1, 3, 5)
+    return x.reshape(-1, 1, d, bh, bw)
 
 
 def _runs(offsets: list[int]) -> list[tuple[int, int, int]]:

@@ -48,6 +48,8 @@ class CompressionConfig:
     context_width: int = 8
     context_kernel: int = 5
     context_blocks: int = 3
+    context_shared: bool = False  # one context model for every grid level (as Cool-chic's ARM)
+    context_pointwise: bool = False  # only the first context convolution sees neighbours
     grid_model: str = "context"  # "gaussian": one Gaussian per grid level (V2, V3)
     layer_model: str = "dual-axis"  # "gaussian": one Gaussian per tensor (V1, V3)
     phi_coding: str = "gaussian"  # "half": phi stored as float16, not coded (V4)
@@ -102,6 +104,7 @@ class NVRC(nn.Module):
             Hierarchy.initial_psi(phi, hierarchy.coded, self.config.phi_log_step)
         )
         self.hierarchy = hierarchy
+        self.batch_rate, self.last_batch_rate = False, None
 
     # --- the network's interface, for training and reconstruction
     frames = property(lambda self: self.net.frames)
@@ -178,8 +181,42 @@ class NVRC(nn.Module):
         return values, bits
 
     def forward(self, frame_indices: torch.Tensor, patch=None) -> torch.Tensor:
-        values, _ = self.quantized(with_rate=False)
+        """The network on quantised parameters. With `batch_rate` on (in training, for a
+        representation that declares ``grid_slices``), the rate estimated on these frames is
+        left in ``last_batch_rate`` for the objective (`RateDistortion`)."""
+        if hasattr(self.net, "grid_slices"):
+            with_rate = self.batch_rate and self.training
+            values, self.last_batch_rate = self._quantized_slices(frame_indices, with_rate)
+        else:
+            values, _ = self.quantized(with_rate=False)
         return functional_call(self.net, values, (frame_indices,), {"patch": patch})
+
+    def _quantized_slices(self, frame_indices: torch.Tensor, with_rate: bool):
+        """`quantized` for a representation that declares which slices of its grids frames
+        read (``grid_slices``): the layers as there, each grid quantised only at those slices
+        (its other slices keep their float values, which these frames do not read), so that a
+        step's work follows the frames it trains on, not the length of the video; and (with
+        ``with_rate``) eq. (9) estimated from those slices (`GridCoding.quantize_slices`),
+        else None."""
+        tensors = [(name, value) for name, value, _, _ in self._phi()]
+        phi, bits = self.hierarchy.quantize(tensors, self.psi, with_rate)
+        params = dict(self.net.named_parameters())
+        grid_rounding, layer_rounding = self.rounding if self.training else (HARD, HARD)
+        values = {}
+        layers, log_steps = self.layer_coders.flat(params, phi)
+        if layers:
+            step = torch.exp(torch.cat(log_steps))
+            symbols = layer_rounding(torch.cat(layers) / step)
+            values = self.layer_coders.dequantize(symbols * step, params)
+            if with_rate:
+                bits["layers"] = self.layer_coders.bits(phi, symbols, step)
+        slices = self.net.grid_slices(frame_indices)
+        grids, bits_grids = self.grid_coders.quantize_slices(
+            params, phi, slices, grid_rounding, with_rate
+        )
+        if not with_rate:
+            return values | grids, None
+        return values | grids, (sum(bits.values()) + bits_grids) / self.pixels
 
     def rate_bits(self) -> dict[str, torch.Tensor]:
         """Bits of each group of `GROUPS` under the current rounding (0-d tensors)."""

@@ -21,6 +21,11 @@ class RateDistortion(Objective):
     (K = 8), steps ``K, 2K + 1, ...`` (every (K+1)-th) minimise ``K R`` alone and the others
     ``lambda D`` alone; with ``period = 1`` every step minimises ``R + lambda D``.
 
+    With ``batch_rate`` (a representation whose grids the step's frames read only in part,
+    `NVRC.batch_rate`), every step minimises ``R + lambda D`` with R estimated on the step's
+    own frames (read after the forward pass): the rate term then costs what the distortion
+    does, and every grid value meets it as often as it meets the distortion.
+
     Gradient clipping (`TrainConfig.grad_clip`) bounds the gradient of the *unweighted* term:
     a distortion step clips at ``grad_clip * lambda``, a rate step at ``grad_clip * K``. A
     fixed bound on the weighted loss would cancel lambda whenever it binds (the distortion
@@ -31,6 +36,7 @@ class RateDistortion(Objective):
     rate: Callable[[], torch.Tensor]
     lam: float
     period: int = 9
+    batch_rate: Callable[[], torch.Tensor] | None = None
     _last_rate: torch.Tensor | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -43,6 +49,11 @@ class RateDistortion(Objective):
     def __call__(
         self, step: int, distortion: Callable[[], torch.Tensor]
     ) -> tuple[torch.Tensor, float]:
+        if self.batch_rate is not None:  # R + lambda D on the step's frames, every step
+            loss = self.lam * distortion()
+            rate = self.batch_rate()
+            self._last_rate = rate.detach()
+            return loss + rate, self.lam
         if self.is_rate_step(step):
             weight = self.period - 1
             return weight * self._rate(), weight
