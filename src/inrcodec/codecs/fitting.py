@@ -44,7 +44,7 @@ from inrcodec.errors import InrcodecError
 
 from ..io import Video, convert_video, video_to_rgb
 from .checkpoints import CHECKPOINT_NAME, read_checkpoint
-from .losses import LOSS_SPACES, distortion, psnr_per_frame
+from .losses import LOSS_SPACES, METRICS, distortion, psnr_per_frame
 from .synthesis import frame_batches
 from .training import ProgressLog, RunCheckpoint, resolve_device
 from .weights import load_weights
@@ -209,6 +209,7 @@ class TrainConfig:
     patch_target: int = 120  # side of the automatic patch (papers: 120 at 1080p)
     frames_per_batch: int | None = None  # None: one frame's worth of pixels (= positions), <= T
     loss: str = "rgb"  # "rgb" (eq. 10) or "yuv" (eq. 11); must match the target's space
+    metric: str = "paper"  # "paper": that loss; "mse": the MSE that PSNR measures
     seed: int = 0  # batch order and the global torch RNG
     device: str = "auto"  # "cpu", "cuda", "cuda:N" or "auto" (CUDA when available)
     amp: str | None = None  # CUDA only: "bf16" or "fp16" (with a GradScaler) autocast
@@ -222,6 +223,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.loss not in LOSS_SPACES:
             raise TrainingError(f"unknown loss {self.loss!r}; expected one of {LOSS_SPACES}")
+        if self.metric not in METRICS:
+            raise TrainingError(f"unknown metric {self.metric!r}; expected one of {METRICS}")
         if self.amp not in (None, "bf16", "fp16"):
             raise TrainingError(f"amp must be None, 'bf16' or 'fp16', got {self.amp!r}")
         if self.steps is not None and self.steps < 1 or self.epochs <= 0:
@@ -469,7 +472,9 @@ def fit(
                 group["lr"] = config.lr_at(step, total)
                 group["weight_decay"] = config.weight_decay_at(step, total)
             frames, patch = plan(step)  # drawn on rate steps too: the batch order stays fixed
-            measure = partial(_distortion, forward, target, frames, patch, amp_dtype, log)
+            measure = partial(
+                _distortion, forward, target, frames, patch, amp_dtype, log, config.metric
+            )
             loss, weight = objective(step, measure)
             _descend(loss, config.grad_clip * weight, model, optimizer, scaler)
             done = step + 1
@@ -531,6 +536,7 @@ def _distortion(
     patch: tuple[int, int, int, int],
     amp_dtype: torch.dtype | None,
     log: ProgressLog,
+    metric: str = "paper",
 ) -> torch.Tensor:
     """D of one batch: the prediction and the target both cut at the frame's border; the
     progress log sums D and the PSNR over the window."""
@@ -540,7 +546,7 @@ def _distortion(
         pred = forward(frames, patch=patch)
     want = target.crop(frames, patch)
     pred = pred[..., : want.shape[2], : want.shape[3]].float()
-    loss = distortion(pred, want, target.space)
+    loss = distortion(pred, want, target.space, metric)
     with torch.no_grad():
         log.add(D=loss, psnr=psnr_per_frame(pred.detach(), want, target.space).mean())
     return loss

@@ -30,6 +30,7 @@ __all__ = [
     "MS_SSIM_WINDOW",
     "distortion",
     "ms_ssim",
+    "mse_loss",
     "ms_ssim_scales",
     "psnr_per_frame",
     "rgb_loss",
@@ -44,6 +45,7 @@ MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 # error (PSNR 100 dB), so the clamp never binds in practice.
 _MSE_FLOOR = 1e-10
 LOSS_SPACES = ("rgb", "yuv")
+METRICS = ("paper", "mse")  # eq. (10) / (11), or the MSE that PSNR measures
 
 
 def ms_ssim_scales(height: int, width: int, window: int = MS_SSIM_WINDOW) -> int:
@@ -122,13 +124,26 @@ def yuv_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 0.99 * product + 0.01 * (1.0 - ms_ssim(pred[:, :1], target[:, :1]).mean())
 
 
-def distortion(pred: torch.Tensor, target: torch.Tensor, space: str) -> torch.Tensor:
-    """The training loss of `space` ("rgb": eq. 10, "yuv": eq. 11)."""
+def mse_loss(pred: torch.Tensor, target: torch.Tensor, space: str) -> torch.Tensor:
+    """The mean squared error that PSNR measures: over the three RGB channels, or the 6:1:1
+    geometric mean of the per-plane MSEs (eq. 11 without its MS-SSIM term) in YUV."""
+    pred, target = pred.float(), target.float()
     if space == "rgb":
-        return rgb_loss(pred, target)
-    if space == "yuv":
-        return yuv_loss(pred, target)
-    raise ValueError(f"unknown loss space {space!r}; expected one of {LOSS_SPACES}")
+        return (pred - target).square().mean()
+    mse = (pred - target).square().mean(dim=(0, 2, 3)).clamp_min(_MSE_FLOOR)
+    return mse[0] ** 0.75 * mse[1] ** 0.125 * mse[2] ** 0.125
+
+
+def distortion(
+    pred: torch.Tensor, target: torch.Tensor, space: str, metric: str = "paper"
+) -> torch.Tensor:
+    """The training loss of `space`: the papers' ("rgb": eq. 10, "yuv": eq. 11), or with
+    ``metric="mse"`` the MSE that PSNR measures (`mse_loss`)."""
+    if space not in LOSS_SPACES:
+        raise ValueError(f"unknown loss space {space!r}; expected one of {LOSS_SPACES}")
+    if metric == "mse":
+        return mse_loss(pred, target, space)
+    return rgb_loss(pred, target) if space == "rgb" else yuv_loss(pred, target)
 
 
 def psnr_per_frame(pred: torch.Tensor, target: torch.Tensor, space: str) -> torch.Tensor:
