@@ -19,11 +19,14 @@ from typing import Any
 
 from inrcodec.codecs.network_section import MAX_PARAMETERS, NETWORK, finer_than_video
 from inrcodec.coding import BitstreamError, VideoHeader
-from inrcodec.coding.fields import Table
-from inrcodec.nets import hinerv
+from inrcodec.coding.container import MAX_FRAMES
+from inrcodec.coding.fields import Counted, Table, UInt
+from inrcodec.nets import hinerv, latent
 from inrcodec.nets.representation import Representation
 
-__all__ = ["BACKBONES", "HINERV", "MAX_PARAMETERS", "Backbone", "register", "unregister"]
+__all__ = [
+    "BACKBONES", "HINERV", "LATENT", "MAX_PARAMETERS", "Backbone", "register", "unregister"
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,34 @@ HINERV = Backbone(
     check=finer_than_video,
 )
 
+MAX_LATENT_LEVELS = 12
+MAX_LATENT_SCALE = 14  # 2^14 = MAX_DIMENSION: one position
+MAX_LATENT_CHANNELS = 16
+MAX_HIDDEN_LAYERS = 8
+MAX_HIDDEN_WIDTH = 256
+MAX_REFINE = 4
+
+LATENT = Backbone(
+    name="latent",
+    model_tag=6,
+    config_type=latent.LatentConfig,
+    fields=Table(
+        Counted(
+            UInt("levels", 1, MAX_LATENT_LEVELS),
+            UInt("scales", 0, MAX_LATENT_SCALE),
+            UInt("strides", 1, MAX_FRAMES),
+            UInt("channels", 1, MAX_LATENT_CHANNELS),
+        ),
+        Counted(UInt("hidden layers", 0, MAX_HIDDEN_LAYERS), UInt("hidden", 1, MAX_HIDDEN_WIDTH)),
+        UInt("refine", 0, MAX_REFINE),
+    ),
+    build=latent.LatentGrids,
+    presets=latent.PRESETS,
+    preset=latent.preset,
+    size_class=latent.size_class,
+)
 #: The registered backbones by name (`register`).
-BACKBONES: dict[str, Backbone] = {HINERV.name: HINERV}
+BACKBONES: dict[str, Backbone] = {b.name: b for b in (HINERV, LATENT)}
 
 
 def register(backbone: Backbone) -> None:

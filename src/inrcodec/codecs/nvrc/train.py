@@ -101,6 +101,7 @@ class Schedule:
     noise: tuple[float, float] = (2.0, 1.0)  # Kumaraswamy a
     quant_noise: tuple[float, float] = (0.5, 1.0)
     alternate: int = 8  # K; 0: R + lambda D at every step
+    batch_rate: bool = False  # R + lambda D every step, R estimated on the step's frames
     layer_surrogate: str = "soft"  # stage 1 on theta_layer: "soft" (as the grids) or "ste"
 
     def __post_init__(self):
@@ -165,12 +166,6 @@ def size_class(preset: str) -> str:
     return backbone_of(preset).size_class(preset)
 
 
-def default_compression(preset: str) -> CompressionConfig:
-    """The paper's settings (App. A.1) for paper presets, `SMALL_COMPRESSION` for -cpu/-tiny."""
-    small = size_class(preset) != "paper"
-    return CompressionConfig(**(SMALL_COMPRESSION if small else {}))
-
-
 #: The schedule of the scaled-down presets (docs/nvrc.md, "CPU scale"): a float fit of the
 #: network first (stage 0, 80 % of the epochs), then R + lambda D with straight-through
 #: rounding of the layers in stage 1 (the grids keep soft rounding and noise), then the
@@ -182,14 +177,78 @@ CPU_SCHEDULE = Schedule(
 )
 
 
-def default_schedule(preset: str) -> Schedule:
-    """The paper's schedule (App. A.2) for paper presets, `CPU_SCHEDULE` for -cpu/-tiny."""
-    return CPU_SCHEDULE if size_class(preset) != "paper" else Schedule()
-
-
 #: Total steps when no budget is given, by `size_class` (the paper presets train their
 #: epochs): 3000 keeps `make demo` (32 frames of 176x144, 2 cores) under 10 minutes.
 DEFAULT_STEPS = {"cpu": 3000, "tiny": 20}
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a preset trains with unless told otherwise: `CompressionConfig` fields, the
+    schedule, the total steps (None: the schedule's epochs) and `TrainConfig` fields."""
+
+    compression: dict
+    schedule: Schedule
+    steps: int | None
+    training: dict
+
+
+def defaults(preset: str) -> Defaults:
+    """A backbone's own defaults (`BACKBONE_DEFAULTS`), else by size class: the paper's
+    settings and schedule (App. A.1, A.2) for paper presets; `SMALL_COMPRESSION`,
+    `CPU_SCHEDULE` and `DEFAULT_STEPS` for the -cpu and -tiny ones."""
+    backbone = backbone_of(preset)
+    if backbone.name in BACKBONE_DEFAULTS:
+        return BACKBONE_DEFAULTS[backbone.name]
+    size = backbone.size_class(preset)
+    if size == "paper":
+        return Defaults({}, Schedule(), None, {})
+    return Defaults(SMALL_COMPRESSION, CPU_SCHEDULE, DEFAULT_STEPS[size], preset_training(size))
+
+
+def default_compression(preset: str) -> CompressionConfig:
+    return CompressionConfig(**defaults(preset).compression)
+
+
+def default_schedule(preset: str) -> Schedule:
+    return defaults(preset).schedule
+
+
+#: The latent-grid presets (`inrcodec.nets.latent`; docs/nvrc.md, "The latent-grid backbone"):
+#: the grids' steps are fixed at 1 (the synthesis absorbs any scale, as in Cool-chic), one
+#: pointwise context model serves every level (Cool-chic's and C3's autoregressive model).
+LATENT_COMPRESSION = {
+    "learn_grid_steps": False,
+    "grid_log_step": -2.0,
+    "context_shared": True,
+    "context_pointwise": True,
+    "context_width": 8,
+    "context_kernel": 3,
+}
+#: Their schedule: R + lambda D from the first step (the grids hold the content, so a float
+#: fit first would fill them with values that cost bits), soft rounding with Kumaraswamy
+#: noise on the grids and straight-through rounding of the weights at Cool-chic's learning
+#: rate and temperatures, then Quant-Noise.
+LATENT_SCHEDULE = Schedule(
+    stage0_epochs=0.0,
+    stage1_epochs=0.95,
+    stage2_epochs=0.05,
+    lr=(3e-2, 3e-4),
+    lr2=(3e-4, 3e-5),
+    weight_decay=0.0,
+    temperature=(0.3, 0.1),
+    noise=(2.0, 1.0),
+    layer_surrogate="ste",
+    batch_rate=True,
+)
+LATENT_STEPS = 1000
+#: Whole frames, a few per step (a step quantises only the slices its frames read), and the
+#: MSE that PSNR measures.
+LATENT_TRAINING = {"frames_per_batch": 4, "metric": "mse", "patch_target": 1 << 14}
+
+BACKBONE_DEFAULTS = {
+    "latent": Defaults(LATENT_COMPRESSION, LATENT_SCHEDULE, LATENT_STEPS, LATENT_TRAINING),
+}
 
 
 @dataclass
@@ -297,9 +356,9 @@ def train(
         raise NVRCError(str(e)) from None
     model = build((video.num_frames, video.height, video.width), preset, compression, seed)
     target = VideoTarget.from_video(video, space=space)
-    train_options = {**preset_training(size_class(preset)), **train_options}
+    train_options = {**defaults(preset).training, **train_options}
     if steps is None:
-        steps = DEFAULT_STEPS.get(size_class(preset))
+        steps = defaults(preset).steps
     plan = schedule.stage_steps(steps) if steps is not None else None
     run_dir = Path(run_dir) if run_dir is not None else None
     lrs = {"stage0": schedule.lr, "stage1": schedule.lr, "stage2": schedule.lr2}
@@ -327,12 +386,14 @@ def train(
         def anneal(step: int, total: int, stage=stage, model=model) -> None:
             model.rounding = schedule.rounding(stage, step, total)
 
+        model.batch_rate = schedule.batch_rate
+        batch_rate = (lambda model=model: model.last_batch_rate) if schedule.batch_rate else None
         result.stages[stage] = fit(
             model,
             target,
             config,
             callback=anneal,
-            objective=RateDistortion(model.rate, lam, schedule.alternate + 1),
+            objective=RateDistortion(model.rate, lam, schedule.alternate + 1, batch_rate),
             **fitting,
         )
     result.report = model.rate_report()

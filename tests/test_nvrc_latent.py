@@ -1,0 +1,110 @@
+"""NVRC on the latent-grid backbone: its file (model section tag 6), bit-exact decoding in fresh
+processes on one and two threads, its rate split, and refusal of damaged files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import inrcodec
+from inrcodec.cli import main
+from inrcodec.codecs.nvrc import codec
+from inrcodec.codecs.nvrc.backbones import LATENT
+from inrcodec.codecs.nvrc.bitstream import GRIDS_TAG, model_fields, read_payload, section_bytes
+from inrcodec.coding import BitstreamError, Container
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+FRAMES = 6
+
+
+@pytest.fixture(scope="module")
+def clip(sample_y4m):
+    return inrcodec.read_video(sample_y4m, frames=FRAMES).load()
+
+
+@pytest.fixture(scope="module")
+def encoded(clip):
+    return codec.encode(clip, "nvrc-latent", 2000.0, steps=60, device="cpu", progress=False)
+
+
+def test_the_file_names_the_latent_backbone_and_decodes_to_the_encoders_frames(encoded, clip):
+    data = encoded.bitstream
+    assert [tag for tag, _ in Container.from_bytes(data).sections] == [6, 2, 3, 4, 5]
+    _, payload = read_payload(data)
+    assert payload.config.scales[0] == 0 and len(payload.config.scales) > 3
+    assert any(np.count_nonzero(g) for g in payload.grids)  # it coded content
+    decoded = inrcodec.decode(data)
+    for got, want in zip(decoded.planes, encoded.reconstruction.planes, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert sum(section_bytes(data).values()) == len(data)
+    assert section_bytes(data)["grids"] > section_bytes(data)["layers"]
+
+
+def test_the_estimate_follows_the_file(encoded):
+    assert abs(encoded.settings["rate_gap"]) < 0.02
+
+
+_FRESH_DECODER = """
+import sys, hashlib, torch
+torch.set_num_threads(int(sys.argv[1]))
+import inrcodec
+video = inrcodec.decode(open(sys.argv[2], "rb").read())
+print(hashlib.sha256(b"".join(p.tobytes() for p in video.planes)).hexdigest())
+"""
+
+
+def test_fresh_processes_on_one_and_two_threads_decode_the_same_frames(encoded, tmp_path):
+    path = tmp_path / "latent.inrc"
+    path.write_bytes(encoded.bitstream)
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", _FRESH_DECODER, str(threads), str(path)],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        for threads in (1, 2)
+    }  # fmt: skip
+    assert len(digests) == 1
+
+
+def test_info_describes_a_latent_file(encoded, tmp_path, capsys):
+    path = tmp_path / "latent.inrc"
+    path.write_bytes(encoded.bitstream)
+    assert main(["info", str(path)]) == 0
+    assert "grids" in capsys.readouterr().out
+
+
+def _with_model(data: bytes, **change) -> bytes:
+    container = Container.from_bytes(data)
+    fields = model_fields(LATENT)
+    values = fields.parse(container.section(LATENT.model_tag), "model")
+    section = fields.write({**values, **change})
+    pairs = [(t, section if t == LATENT.model_tag else p) for t, p in container.sections]
+    return Container(container.codec, container.header, pairs).to_bytes()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda v: {"hidden": (v["hidden"][0] + 1, *v["hidden"][1:])},  # other layer shapes
+        lambda v: {k: v[k][:-1] for k in ("scales", "strides", "channels")},  # a level less
+        lambda v: {"strides": (2, *v["strides"][1:])},  # other grid shapes
+    ],
+)
+def test_a_model_section_that_does_not_match_the_data_is_refused(encoded, change):
+    container = Container.from_bytes(encoded.bitstream)
+    values = model_fields(LATENT).parse(container.section(LATENT.model_tag), "model")
+    with pytest.raises(BitstreamError):
+        read_payload(_with_model(encoded.bitstream, **change(values)))
+
+
+def test_damaged_grid_symbols_are_refused(encoded):
+    container = Container.from_bytes(encoded.bitstream)
+    grids = bytearray(container.section(GRIDS_TAG))
+    grids[len(grids) // 2] ^= 0x5A
+    pairs = [(t, bytes(grids) if t == GRIDS_TAG else p) for t, p in container.sections]
+    with pytest.raises(BitstreamError):
+        read_payload(Container(container.codec, container.header, pairs).to_bytes())
