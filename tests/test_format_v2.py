@@ -8,16 +8,22 @@ initialised `hinerv-tiny` (6 bits, YUV space), an `nvrc-tiny` with fixed grid st
 V5, grid log-step -4.5) and perturbed grids and phi, and a synthetic TeCoNeRV stream (3 clips,
 2 coded layers, residuals from keyframes every 2 clips, blend); ``info.json`` is what
 ``inrcodec info --json`` printed for each then (without ``file``).
+
+``nvrc-latent.inrc`` is NVRC on the latent-grid backbone (model section tag 6, a shared
+pointwise context model), trained 40 steps at lambda 300 on the bundled clip's first 4 frames;
+its decoded frames must keep the SHA-256 they had when it was written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+import inrcodec
 from inrcodec.codecs.hinerv import bitstream as hinerv
 from inrcodec.codecs.network_section import network_values
 from inrcodec.codecs.nvrc import bitstream as nvrc
@@ -51,6 +57,21 @@ def test_an_nvrc_file_parses_as_before():
     assert payload.compression == replace(compression, learn_grid_steps=False, grid_log_step=-4.5)
     assert payload.space == "rgb"
     assert nvrc.write_payload(payload, header) == data
+
+
+LATENT_FRAMES_SHA256 = "e2af815c66f46729cf4b5d4b818e3101aa6538ab39bd2d14b744f4a84d2b22dc"
+
+
+def test_a_latent_nvrc_file_parses_writes_back_and_decodes_as_before():
+    data = (DATA / "nvrc-latent.inrc").read_bytes()
+    header, payload = nvrc.read_payload(data)
+    assert (header.width, header.height, header.frame_count) == (176, 144, 4)
+    assert payload.config.name == "nvrc-latent" and payload.config.scales[:3] == (0, 1, 2)
+    assert payload.compression.context_shared and payload.compression.context_pointwise
+    assert nvrc.write_payload(payload, header) == data
+    video = inrcodec.decode(data)
+    digest = hashlib.sha256(b"".join(plane.tobytes() for plane in video.planes)).hexdigest()
+    assert digest == LATENT_FRAMES_SHA256
 
 
 def test_a_teconerv_file_parses_as_before():
