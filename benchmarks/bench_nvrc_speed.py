@@ -7,8 +7,8 @@ On the bundled clip, times `fit` (the training loop every stage uses) for the ne
 (NVRC's stage 0, no quantisation), for stage 1 as trained (alternating K = 8: eight distortion
 steps, one rate step, on quantised parameters) and for stage 1 without alternation (R + lambda D
 every step), after two warm-up steps each. ``--patch-target 120`` trains 72x88 patches, four a
-step (the paper's layout, the CPU presets' before issue 18); the default 400 trains one whole
-frame a step (`preset_training`). GFLOP/s counts the network only: 3 x 2 x MACs per trained
+step (the paper's layout, the CPU presets' before whole frames); the default 400 trains one
+whole frame a step (`preset_training`). GFLOP/s counts the network only: 3 x 2 x MACs per trained
 pixel (forward + backward, 2 FLOPs a MAC, patch context included), so the quantisation and rate
 overhead shows as lower GFLOP/s. Runs with the API of earlier versions too, for before/after.
 """

@@ -1,5 +1,5 @@
-"""Wall time of the `inrcodec` commands that run no network, whole process included (issue 25,
-item 5; target: `--help` under 0.5 s). Each command runs ``--repeat`` times through the
+"""Wall time of the `inrcodec` commands that run no network, whole process included
+(target: `--help` under 0.5 s). Each command runs ``--repeat`` times through the
 installed entry point; prints the median and the fastest run of each, and whether it loaded
 torch (which alone takes seconds).
 

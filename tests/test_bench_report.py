@@ -82,7 +82,7 @@ def test_report_from_the_cli_with_default_anchor_and_errors(results, tmp_path, c
 
 
 def test_the_anchor_is_the_x265_curve_by_default_and_found_by_codec_or_label(tmp_path):
-    """The committed CPU results label their x265 curve x265-veryslow (issue 25: the report
+    """The committed CPU results label their x265 curve x265-veryslow (the report once
     fell back to the alphabetically first curve, hinerv)."""
     results = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_rd.jsonl"
     for anchor in (None, "x265", "x265-veryslow"):
@@ -170,9 +170,10 @@ def test_entries_that_share_a_curve_are_one_curve(results, tmp_path):
 
 
 def test_the_report_of_the_cpu_results_is_short_and_its_plots_follow_the_bd_rate(tmp_path):
-    """Issue 25: codec cells of hundreds of characters (every point's ffmpeg arguments, raw
-    floats, None), absolute paths, zigzagging curves of two network sizes, a squeezed linear
-    rate axis, and a one-sequence report that repeated its panel as the average."""
+    """None of what the report once had: codec cells of hundreds of characters (every point's
+    ffmpeg arguments, raw floats, None), absolute paths, zigzagging curves of two network
+    sizes, a squeezed linear rate axis, and a one-sequence report that repeated its panel as
+    the average."""
     from inrcodec.bench.plots import rd_figure
     from inrcodec.bench.results import pareto_front
 

@@ -1,5 +1,5 @@
-"""Every shell command in README.md and docs/*.md, run as a reader would run it (issue 25: the
-HiNeRV codec's examples had lost their --codec and silently encoded with NVRC).
+"""Every shell command in README.md and docs/*.md, run as a reader would run it (the HiNeRV
+codec's examples once lost their --codec and silently encoded with NVRC).
 
 Commands are read from the fenced ``sh`` blocks (lines joined at ``\\``, comments dropped) and
 run in order, one folder per document, so later commands find what earlier ones wrote. The
@@ -162,7 +162,7 @@ def test_the_documents_commands_run(document, tmp_path):
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
 def test_every_documented_command_parses_with_its_codecs_options(document):
     """In this process, for every inrcodec command, run or not (a GPU's too): the arguments
-    parse, an encode's options are those its codec takes (issue 25: ``--bits`` without
+    parse, an encode's options are those its codec takes (``--bits`` without
     ``--codec hinerv`` is an NVRC encode), and a network preset the comment names is one of
     the codec's (``# hinerv-cpu, 6 bits`` on an NVRC encode)."""
     from inrcodec.cli import build_parser, codec_values
@@ -195,7 +195,7 @@ def test_every_skipped_command_is_still_in_the_documents():
 
 
 def test_the_readme_counts_the_codecs_and_tells_gpu_users_how_to_get_cuda_torch():
-    """Issue 25: the README said "two codecs" while three are registered, and never said how to
+    """The README once said "two codecs" while three are registered, and never said how to
     replace the pinned CPU build of torch with a CUDA one."""
     from inrcodec.codecs.registry import file_codecs
 

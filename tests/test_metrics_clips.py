@@ -194,7 +194,7 @@ def test_compare_rgb_of_rgb_video_with_constant_error():
 
 def test_vmaf_and_xpsnr_are_ffmpegs_on_the_same_frames(x264_clip, tmp_path):
     """`ffmpeg_metrics` equals libvmaf and xpsnr run by hand on the raw files, frame by frame,
-    and `inrcodec metrics` reports their means (issue 25: the metrics people compare in)."""
+    and `inrcodec metrics` reports their means (the metrics people compare in)."""
     import json
     import sys
 

@@ -1,47 +1,36 @@
 """inrcodec: neural video compression with implicit neural representations.
 
-The top-level names are the public API; they are imported on first use, so that
-``import inrcodec`` (and the CLI) stays fast and does not load PyTorch until it is needed.
+The top-level names are the public API; they are imported on first use (`inrcodec.lazy`), so
+that ``import inrcodec`` (and the CLI) stays fast and does not load PyTorch until it is needed.
 """
 
-from importlib import import_module
+from inrcodec.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
 _PUBLIC = {
-    "Video": "inrcodec.io",
-    "VideoFormat": "inrcodec.io",
-    "VideoFormatError": "inrcodec.io",
-    "read_video": "inrcodec.io",
-    "write_video": "inrcodec.io",
-    "convert_video": "inrcodec.io",
-    "video_to_rgb": "inrcodec.io",
-    "rgb_to_video": "inrcodec.io",
-    "compare": "inrcodec.metrics",
-    "MetricResult": "inrcodec.metrics",
-    "MetricError": "inrcodec.metrics",
-    "psnr": "inrcodec.metrics",
-    "ssim": "inrcodec.metrics",
-    "ms_ssim": "inrcodec.metrics",
-    "bpp": "inrcodec.metrics",
-    "kbps": "inrcodec.metrics",
-    "BitstreamError": "inrcodec.coding",
-    "InrcodecError": "inrcodec.errors",
-    "get_codec": "inrcodec.bench.codecs",
-    "encode": "inrcodec.codecs.api",
-    "decode": "inrcodec.codecs.api",
+    "Video": "io",
+    "VideoFormat": "io",
+    "VideoFormatError": "io",
+    "read_video": "io",
+    "write_video": "io",
+    "convert_video": "io",
+    "video_to_rgb": "io",
+    "rgb_to_video": "io",
+    "compare": "metrics",
+    "MetricResult": "metrics",
+    "MetricError": "metrics",
+    "psnr": "metrics",
+    "ssim": "metrics",
+    "ms_ssim": "metrics",
+    "bpp": "metrics",
+    "kbps": "metrics",
+    "BitstreamError": "coding",
+    "InrcodecError": "errors",
+    "get_codec": "bench.codecs",
+    "encode": "codecs.api",
+    "decode": "codecs.api",
 }
 
 __all__ = ["__version__", *_PUBLIC]
-
-
-def __getattr__(name: str):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'inrcodec' has no attribute {name!r}")
-    value = getattr(import_module(_PUBLIC[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__ = lazy_getattr(__name__, _PUBLIC)

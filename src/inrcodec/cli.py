@@ -621,17 +621,16 @@ def run_encode(args: argparse.Namespace) -> int:
         clock.lap("metrics")
     write_atomic(args.output, result.bitstream)
     clock.lap("write")
-    bpp = 8 * result.num_bytes / pixels(source)
-    print(f"wrote {args.output}: {result.num_bytes} bytes, {bpp:.4f} bpp")
+    print(f"wrote {args.output}: {result.num_bytes} bytes, {result.bpp:.4f} bpp")
     print(f"  {source.describe()}")
     print(f"  {args.codec} {result.preset}, {setting}")
     for line in quality:
         print(line)
     print_parts(result.parts, result.estimated)
     print(f"  time       {clock}")
-    if bpp > raw_bpp(source.format):
+    if result.bpp > raw_bpp(source.format):
         print(
-            f"inrcodec: warning: {args.output} takes {bpp:.2f} bpp, more than the "
+            f"inrcodec: warning: {args.output} takes {result.bpp:.2f} bpp, more than the "
             f"uncompressed video's {raw_bpp(source.format):g}: the codec's model costs more "
             f"than {source.num_frames} frame(s) of {source.width}x{source.height}; encode more "
             "frames at once, or use a smaller model",
@@ -657,10 +656,6 @@ def checked_device(name: str, *, auto: bool = False) -> str:
     if device.type == "cuda" and (device.index or 0) >= found:
         raise UserError(f"--device {name}: this machine has {found} CUDA device(s)")
     return name
-
-
-def pixels(video) -> int:
-    return video.num_frames * video.height * video.width
 
 
 def quality_lines(video, decoded) -> list[str]:

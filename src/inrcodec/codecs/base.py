@@ -108,8 +108,7 @@ class EncodeResult:
     @property
     def bpp(self) -> float:
         """Bits per pixel of the file: 8 x bytes / (frames x width x height)."""
-        video = self.source
-        return 8 * self.num_bytes / (video.num_frames * video.width * video.height)
+        return 8 * self.num_bytes / self.source.num_pixels
 
 
 class FileCodec(Codec):

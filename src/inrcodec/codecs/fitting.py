@@ -14,12 +14,9 @@ The recipe follows HiNeRV's reference code and NVRC Appendix A.2:
   is an `Objective`: the distortion D alone by default (HiNeRV), NVRC's ``R + lambda D`` with
   `nvrc.objective.RateDistortion`.
 
-Checkpoints (``run_dir/<stage>/checkpoint.safetensors``) hold the model's ``state_dict()``
-(keys as they are, parametrizations and pruning masks included), Adam's moment tensors and the
-torch RNG states as safetensors tensors, and a small JSON document (step, configuration, AMP
-scaler state, final result) in the file's safetensors metadata, so weights and state are
-replaced together by one atomic rename. ``state.json`` next to it is a readable copy of that
-JSON, never read back. Nothing is pickled, nothing goes through ``torch.load``.
+Checkpoints go to ``run_dir/<stage>/checkpoint.safetensors`` (`checkpoints`: safetensors,
+never pickle); their JSON document holds the step, the configuration, the AMP scaler's state
+and the final result.
 
 Determinism: the order of batches is a pure function of (seed, epoch), drawn from its own
 ``torch.Generator``; the global torch RNG (used by Dropout, Quant-Noise and the like) is seeded

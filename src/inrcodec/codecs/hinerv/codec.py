@@ -7,9 +7,10 @@ Encoding (`encode`), as the reference's ``hinerv_compress.py`` (github.com/hmkx/
 3. fine-tune with Quant-Noise at the target bit width, learning rate x0.1 (stage "quant");
 4. quantise per channel (`compress.quantize`) and entropy-code every tensor
    (`bitstream.write_payload`);
-5. decode the bytes just written (`decode`) and require the frames to equal the encoder's own
-   reconstruction from its quantised model, bit for bit; the result carries the decoder's
-   frames, so every metric is that of what a decoder produces.
+5. parse the bytes just written and require the decoded parameters to equal the encoder's
+   quantised ones, bit for bit (configuration, integers and scales); the result carries the
+   frames synthesised from the decoded parameters, so every metric is that of what a decoder
+   produces.
 
 Stage lengths follow the reference's 300 + 60 + 30 epochs: a ``steps`` budget is split in that
 ratio; without one, paper presets train those epochs and the CPU presets a budget sized for

@@ -36,6 +36,8 @@ import math
 
 import torch
 
+from inrcodec.coding.tables import MEAN_INDEX_LIMIT, SCALE_TABLE_SIZE
+
 CODING_VERSION = 1
 
 FRACTION_BITS = 16
@@ -47,8 +49,7 @@ LAYER_NORM_EPS = 1e-5
 MAX_WIDTH = 64  # context-model channels and kernel: bounds that keep every sum below 2**53
 MAX_KERNEL = 7
 
-MEAN_INDEX_LIMIT = 2**21  # inrcodec.coding.tables, version 1
-SCALE_INDEX_LIMIT = 255
+SCALE_INDEX_LIMIT = SCALE_TABLE_SIZE - 1
 LN_SCALE_MIN = -2.2072749131897207  # log(0.11), the first table scale
 LN_SCALE_RATIO = 0.04879016416943205  # log(1.05), the table's ratio
 
