@@ -5,7 +5,7 @@ each variant against the full NVRC. Run by hand (not part of CI):
         [--points cpu1 cpu2 cpu3 cpu4] [--variants full v1 v2 v3 v4 v5] [--steps 3000] \
         [--jobs 2] [--out nvrc_ablation.jsonl] [--space rgb] [--device cpu]
 
-Variants (`inrcodec.codecs.nvrc.train.ABLATIONS`): V1 per-tensor Gaussian for the layers, V2
+Variants (`inrcodec.codecs.nvrc.presets.ABLATIONS`): V1 per-tensor Gaussian for the layers, V2
 per-level Gaussian for the grids, V3 both, V4 phi_quant / phi_em stored as float16 instead of
 entropy coded, V5 fixed grid quantisation steps (log-step -4), and ``no-alternating`` (R + lambda
 D at every step; the paper reports "almost no impact", no number). Every (variant, rate point)
@@ -52,7 +52,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from inrcodec.bench.bdrate import BDRateError, bd_rate
-from inrcodec.codecs.nvrc.train import ABLATIONS, NVRCError, rate_point
+from inrcodec.codecs.nvrc.presets import ABLATIONS, NVRCError, rate_point
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 DEFAULT_VARIANTS = ("full", "v1", "v2", "v3", "v4", "v5")

@@ -51,7 +51,7 @@ Layer weights (theta_layer) stay as initialised (Kaiming-uniform, biases zero), 
 initial steps ``std / 4``: about 4 bits per weight, zero bits for the zero biases.
 
 Rate: *estimated* = `model.eval(); model.rate_report()` (the float models of training, eq. 9,
-true rounding); *coded* = 8 x the file bytes of psi, phi, layers and grids (`section_bytes`
+true rounding); *coded* = 8 x the file bytes of psi, phi, layers and grids (`part_bytes`
 without the container header and the model section); gap = coded / estimated - 1. bpp is the
 whole file over frames x 1080 x 1920 pixels. Peak RSS is `ru_maxrss` of the process running the
 preset (each preset runs in its own spawned process), read after building (model + synthetic
@@ -82,7 +82,7 @@ PAPER = {"preset": "nvrc-s2", "encode_s": 22.9, "decode_s": 37.0, "device": "RTX
 TARGET_S = 10.0
 DEFAULT_PRESETS = ("nvrc-s1", "nvrc-s2", "nvrc-s3")
 SMALL = {"preset": "nvrc-cpu", "frames": 32, "height": 144, "width": 176, "fps": 30}
-#: File parts (`section_bytes`) and the `NVRC.rate_report` group each is compared with.
+#: File parts (`part_bytes`) and the `NVRC.rate_report` group each is compared with.
 PARTS = ("psi", "grid_quant", "grid_em", "layer_quant", "layer_em", "layers", "grids")
 
 
@@ -249,7 +249,7 @@ def run_preset(job: dict) -> dict:
     out["all_times"] = {**times, **grid_times}
     out["rss_coding_mib"] = rss_mib()
 
-    sections = bitstream.section_bytes(data)
+    sections = bitstream.part_bytes(data)
     out["file_bytes"] = len(data)
     out["bpp"] = 8 * len(data) / (frames * height * width)
     out["sections"] = sections

@@ -132,6 +132,41 @@ def test_the_whole_spec_is_checked_before_running(sample_y4m, change, error, mes
         plan(parse_spec(data))
 
 
+def test_a_named_rate_point_stands_for_its_options_and_number(sample_y4m):
+    """NVRC's ``cpu1`` is `nvrc-cpu-xs` at lambda 4 (`presets.CPU_RATE_POINTS`): the spec names
+    it, the point holds the preset among its options and the lambda as its rate point, and its
+    key is that of the same point written out (4 or 4.0 alike)."""
+    from inrcodec.codecs.nvrc.presets import CPU_RATE_POINTS
+
+    entry = {"codec": "nvrc", "options": {"device": "cpu"}, "rate_points": ["cpu1", "cpu4", 2]}
+    points = plan(parse_spec({"sequences": [str(sample_y4m)], "codecs": [entry]}))
+    (xs, lam1), (large, lam4) = CPU_RATE_POINTS["rgb"][1], CPU_RATE_POINTS["rgb"][4]
+    assert [(p.codec.options, p.rate_point) for p in points] == [
+        ({"device": "cpu", "preset": xs}, lam1),
+        ({"device": "cpu", "preset": large}, lam4),
+        ({"device": "cpu"}, 2),
+    ]
+    written = {**points[0].identity(), "rate_point": int(lam1)}
+    assert point_key(written) == point_key(points[0].identity())
+    yuv = {**entry, "options": {"space": "yuv"}, "rate_points": ["cpu1"]}
+    (point,) = plan(parse_spec({"sequences": [str(sample_y4m)], "codecs": [yuv]}))
+    assert point.rate_point == CPU_RATE_POINTS["yuv"][1][1]
+
+
+@pytest.mark.parametrize(
+    ("entry", "error", "message"),
+    [
+        ({"codec": "nvrc", "options": {"preset": "nvrc-cpu"}, "rate_points": ["cpu1"]},
+         SpecError, "sets preset, which its options set otherwise"),
+        ({"codec": "nvrc", "rate_points": ["cpu9"]}, CodecError, "unknown rate point 'cpu9'"),
+        ({"codec": "fake", "rate_points": ["cpu1"]}, CodecError, "no named rate points"),
+    ],
+)  # fmt: skip
+def test_a_named_rate_point_is_checked_before_running(sample_y4m, entry, error, message):
+    with pytest.raises(error, match=message):
+        plan(parse_spec({"sequences": [str(sample_y4m)], "codecs": [entry]}))
+
+
 def test_a_frame_range_past_the_end_is_a_spec_error(sample_y4m):
     data = spec_for(sample_y4m)
     data["sequences"][0].update(start=30, frames=4)

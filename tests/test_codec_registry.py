@@ -11,7 +11,7 @@ import pytest
 import toycodec
 from inrcodec.bench import get_codec, read_results
 from inrcodec.cli import main
-from inrcodec.codecs import CODECS, CodecError, api
+from inrcodec.codecs import CODECS, CodecError, FileCodec, api
 from inrcodec.io import read_video
 
 
@@ -76,3 +76,19 @@ def test_a_registered_codec_goes_through_the_harness(toy, clip, tmp_path):
         assert record["bpp"] == pytest.approx(8 * record["bytes"] / pixels)
     assert records[0]["bytes"] > records[1]["bytes"]  # a finer step costs more
     assert records[0]["psnr_rgb"] > records[1]["psnr_rgb"]
+
+
+def test_every_codec_package_provides_the_same_names(toy, clip):
+    """`CodecPackage`: every registered package, the toy included, has the names the
+    registry's readers use; the writer, the reader and the bytes by part agree on a file."""
+    from inrcodec.codecs.registry import CodecPackage, file_codecs
+
+    assert set(file_codecs()) == {"nvrc", "hinerv", "teconerv", "toy"}
+    for name, entry in file_codecs().items():
+        package = entry.load()
+        assert isinstance(package, CodecPackage), name
+        assert issubclass(entry.harness_class(), FileCodec), name
+    data = api.encode(read_video(clip).load(), "toy", step=8).bitstream
+    header, payload = toycodec.read_payload(data)
+    assert toycodec.write_payload(payload, header) == data
+    assert sum(toycodec.part_bytes(data).values()) == len(data)

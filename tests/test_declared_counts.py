@@ -60,7 +60,7 @@ def test_teconerv_file_declaring_other_parameter_counts_fails(unique_counts):
         "teconerv", teconerv.SETUP_FIELDS, "unique_counts", unique_counts
     )
     with pytest.raises(BitstreamError, match="^clip 0 tubelet 0 layer [01]: "):
-        teconerv.read_stream(data)
+        teconerv.read_payload(data)
 
 
 @pytest.mark.parametrize(

@@ -170,7 +170,7 @@ def synthetic_teconerv(width: int = 64, height: int = 64) -> bytes:
         if n
     ]
     tube = (cfg.hypo.height, cfg.hypo.width)
-    stream = teconerv.TeCoNeRVStream(
+    stream = teconerv.TeCoNeRVPayload(
         model_hash=model.digest,
         model_name=model.name,
         clip_frames=cfg.hypo.frames,
@@ -184,7 +184,7 @@ def synthetic_teconerv(width: int = 64, height: int = 64) -> bytes:
         clips=[[tensors] * teconerv.Tiling((height, width), tube).count],
     )
     header = VideoHeader(width=width, height=height, frame_count=cfg.hypo.frames, fps_num=25)
-    return teconerv.write_stream(stream, header)
+    return teconerv.write_payload(stream, header)
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +229,7 @@ def test_the_teconerv_reader_holds_one_clip_at_a_time(teconerv_file):
     data = Container(container.codec, header, sections).to_bytes()
     tracemalloc.start()
     try:
-        _, stream = teconerv.read_stream(data)
+        _, stream = teconerv.read_payload(data)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -262,7 +262,7 @@ def test_more_clips_than_the_clips_section_can_hold_are_refused_before_the_first
     assert header[2] == 20  # frames
     many = with_header_bytes(data, header[:2] + encode_uvarint(2**20) + header[3:])
     with pytest.raises(BitstreamError, match=r"clips section \(131072 clips\): needs"):
-        teconerv.read_stream(many)
+        teconerv.read_payload(many)
     assert tensors_decoded == []
 
 

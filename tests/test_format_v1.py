@@ -23,7 +23,7 @@ REFUSAL = "format version 1 is no longer read .*: re-encode the video with this 
 READERS = {
     "hinerv": hinerv.read_payload,
     "nvrc": nvrc.read_payload,
-    "teconerv": teconerv.read_stream,
+    "teconerv": teconerv.read_payload,
 }
 
 

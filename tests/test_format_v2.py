@@ -76,7 +76,7 @@ def test_a_latent_nvrc_file_parses_writes_back_and_decodes_as_before():
 
 def test_a_teconerv_file_parses_as_before():
     data = (DATA / "teconerv.inrc").read_bytes()
-    header, stream = teconerv.read_stream(data)
+    header, stream = teconerv.read_payload(data)
     assert header == VideoHeader(
         width=40,
         height=24,
@@ -92,7 +92,7 @@ def test_a_teconerv_file_parses_as_before():
     assert (stream.fusion, stream.bits, stream.residual) == ("blend", 5, "first")
     assert (stream.keyframe_interval, stream.unique_counts) == (2, (0, 12, 0, 7))
     assert len(stream.clips) == 3
-    assert teconerv.write_stream(stream, header) == data
+    assert teconerv.write_payload(stream, header) == data
 
 
 def described(module, codec: str) -> dict:

@@ -20,7 +20,7 @@ from torch import nn
 import inrcodec
 from inrcodec.cli import main
 from inrcodec.codecs.nvrc import backbones, codec
-from inrcodec.codecs.nvrc.bitstream import read_payload, section_bytes
+from inrcodec.codecs.nvrc.bitstream import part_bytes, read_payload
 from inrcodec.codecs.nvrc.train import build
 from inrcodec.codecs.synthesis import reconstruct, to_video
 from inrcodec.coding import BitstreamError, Container
@@ -140,7 +140,7 @@ def test_a_second_backbone_trains_encodes_and_decodes_through_nvrc(encoded, clip
     before = to_video(reconstruct(untrained, 4).numpy(), clip.format, "rgb")
     gain = compare(clip, decoded).means["psnr"] - compare(clip, before).means["psnr"]
     assert gain > 1  # it learned the clip, through the quantised, coded parameters
-    assert sum(section_bytes(data).values()) == len(data)
+    assert sum(part_bytes(data).values()) == len(data)
     assert abs(encoded.settings["rate_gap"]) < 0.05
 
 

@@ -33,14 +33,15 @@ from inrcodec.codecs.nvrc.bitstream import (
     PSI_TAG,
     CodingPlan,
     coding_plan,
+    part_bytes,
     quantize_with_learned_steps,
     read_payload,
-    section_bytes,
     tags,
     write_payload,
 )
 from inrcodec.codecs.nvrc.hierarchy import PHI_GROUPS, phi_group
-from inrcodec.codecs.nvrc.train import ABLATIONS, build, default_compression
+from inrcodec.codecs.nvrc.presets import ABLATIONS
+from inrcodec.codecs.nvrc.train import build, default_compression
 from inrcodec.codecs.synthesis import reconstruct, to_video
 from inrcodec.coding import BitstreamError, CodecId, Container, VideoHeader
 from inrcodec.coding.varint import ByteReader
@@ -122,7 +123,7 @@ def test_sizes_rate_and_estimate(encoded, decoded_payload):
     sections = encoded.parts
     assert tuple(sections) == RATE_SPLIT
     assert sum(sections.values()) == encoded.num_bytes
-    assert sections == section_bytes(encoded.bitstream)
+    assert sections == part_bytes(encoded.bitstream)
     assert all(size > 0 for size in sections.values())
     assert any(np.any(level != 0) for level in payload.grids)  # a non-trivial grid stream
     # The coded theta, phi and psi are within 5 % of eq. (9)'s estimate (measured +0.76 %).
@@ -333,7 +334,7 @@ def test_cli_encode_prints_size_quality_and_rate_split(cli_encoded, encoded):
     assert "PSNR RGB" in printed and "PSNR YUV" in printed and "MS-SSIM" in printed
     assert "nvrc nvrc-tiny, lambda 1, ablation full" in printed
     table = {line.split()[0]: line.split()[1:] for line in printed.splitlines() if line}
-    sections = section_bytes(stream.read_bytes())
+    sections = part_bytes(stream.read_bytes())
     for part in RATE_SPLIT:
         assert int(table[part][0]) == sections[part], part
         assert int(table[part][1]) == 8 * sections[part], part
@@ -421,7 +422,7 @@ def test_ablation_payloads_round_trip(ablation):
     assert read_header == header and decoded.compression == compression
     assert decoded.same_integers(payload)
     assert any(np.any(level != 0) for level in decoded.grids)
-    sizes = section_bytes(data)
+    sizes = part_bytes(data)
     assert sizes["grids"] > 3 and sizes["layers"] > 3  # coded words, not just a header
     if compression.phi_coding == "half":
         assert decoded.psi.size == 0 and sizes["psi"] == 0

@@ -13,7 +13,7 @@ import inrcodec
 from inrcodec.cli import main
 from inrcodec.codecs.nvrc import codec
 from inrcodec.codecs.nvrc.backbones import LATENT
-from inrcodec.codecs.nvrc.bitstream import GRIDS_TAG, model_fields, read_payload, section_bytes
+from inrcodec.codecs.nvrc.bitstream import GRIDS_TAG, model_fields, part_bytes, read_payload
 from inrcodec.coding import BitstreamError, Container
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -40,8 +40,8 @@ def test_the_file_names_the_latent_backbone_and_decodes_to_the_encoders_frames(e
     decoded = inrcodec.decode(data)
     for got, want in zip(decoded.planes, encoded.reconstruction.planes, strict=True):
         np.testing.assert_array_equal(got, want)
-    assert sum(section_bytes(data).values()) == len(data)
-    assert section_bytes(data)["grids"] > section_bytes(data)["layers"]
+    assert sum(part_bytes(data).values()) == len(data)
+    assert part_bytes(data)["grids"] > part_bytes(data)["layers"]
 
 
 def test_the_estimate_follows_the_file(encoded):

@@ -11,15 +11,16 @@ import torch
 from inrcodec.cli import main
 from inrcodec.codecs.fitting import VideoTarget
 from inrcodec.codecs.nvrc.objective import RateDistortion
-from inrcodec.codecs.nvrc.train import (
+from inrcodec.codecs.nvrc.presets import (
     ABLATIONS,
+    DEFAULT_PRESET,
+    DEFAULT_RATE_POINT,
     NVRCError,
     Schedule,
-    build,
-    default_schedule,
     rate_point,
-    train,
+    resolve,
 )
+from inrcodec.codecs.nvrc.train import build, default_schedule, train
 from inrcodec.codecs.synthesis import reconstruct
 from inrcodec.io import read_video
 
@@ -101,16 +102,31 @@ def test_resume_of_a_finished_run_loads_it(clip, tmp_path):
     assert state["finished"]
 
 
-def test_every_ablation_trains(clip):
-    for name in ABLATIONS:
-        result = train(clip, "nvrc-tiny", 1.0, ablation=name, steps=4, progress=False)
-        assert result.bpp > 0 and result.psnr > 0
-    assert (
-        train(clip, "nvrc-tiny", 1.0, ablation="v4", steps=4, progress=False).report["groups"][
-            "psi"
-        ]["bits"]
-        == 0
-    )
+def test_every_ablation_has_its_own_effect(clip):
+    """Each of `ABLATIONS` changes what it names (Table 3's V1-V5, Sec. 4.4, the CPU
+    schedule's), seen in the rate report's groups against the full model's."""
+    runs = {name: train(clip, "nvrc-tiny", 1.0, ablation=name, steps=4, progress=False)
+            for name in ABLATIONS}  # fmt: skip
+    groups = {name: run.report["groups"] for name, run in runs.items()}
+    full = groups["full"]
+
+    def changed(name: str, what: str = "values") -> set[str]:
+        return {group for group, row in groups[name].items() if row[what] != full[group][what]}
+
+    assert changed("v1") == {"layer_em"}  # one Gaussian per layer: fewer parameters
+    assert groups["v1"]["layer_em"]["values"] < full["layer_em"]["values"]
+    assert changed("v2") == {"grid_em", "psi"}  # one Gaussian per grid level, nothing for psi
+    assert groups["v2"]["psi"]["values"] == 0
+    assert changed("v3") == changed("v1") | changed("v2")
+    assert changed("v4") == {"psi"}  # phi as float16: 16 bits a value, no psi
+    assert groups["v4"]["grid_em"]["bits"] == 16 * full["grid_em"]["values"]
+    assert changed("v5") == {"grid_quant"} and groups["v5"]["grid_quant"]["values"] == 0
+    for schedule_only in ("no-alternating", "no-stage0", "soft-layers"):
+        assert changed(schedule_only) == set()  # the same model, trained otherwise
+    assert "stage0" in runs["full"].stages and "stage0" not in runs["no-stage0"].stages
+    assert runs["no-alternating"].report["bits"] < runs["full"].report["bits"]  # R every step
+    assert changed("soft-layers", "bits") == {"layers"}  # the layers' surrogate alone
+    assert all(run.bpp > 0 and run.psnr > 0 for run in runs.values())
 
 
 def test_rate_points_and_bad_requests(clip):
@@ -127,6 +143,22 @@ def test_rate_points_and_bad_requests(clip):
         train(clip, "hinerv-tiny", 1.0, steps=4)
     with pytest.raises(NVRCError, match="lambda"):
         train(clip, "nvrc-tiny", 0.0, steps=4)
+
+
+def test_one_default_rate_point_for_every_caller():
+    """`resolve` is the one place a (preset, lambda) comes from: the command line, `encode` and
+    the harness's named points read it; without a point or a lambda, `DEFAULT_RATE_POINT`."""
+    assert resolve(None, None, None) == rate_point(DEFAULT_RATE_POINT) == ("nvrc-cpu-s", 8.0)
+    assert resolve(None, None, 2.0) == (DEFAULT_PRESET, 2.0)
+    assert resolve(None, "nvrc-s1", 2.0) == ("nvrc-s1", 2.0)
+    assert resolve("cpu1", "nvrc-cpu-xs", None, "yuv") == ("nvrc-cpu-xs", 128.0)
+    for args, message in [
+        (("cpu1", None, 2.0), "not both"),
+        ((None, None, None, "rgb", None), "give a lambda"),
+        (("cpu1", "nvrc-cpu", None), "uses preset"),
+    ]:
+        with pytest.raises(NVRCError, match=message):
+            resolve(*args)
 
 
 def test_cli_train_prints_the_rate_split(sample_y4m, tmp_path, capsys):

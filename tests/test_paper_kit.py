@@ -13,7 +13,7 @@ import yaml
 from fake_codec import write_small_clip
 from inrcodec.bench import load_spec, parse_spec, plan, read_results, run_points, write_report
 from inrcodec.bench.ray_executor import RayExecutor
-from inrcodec.codecs.nvrc.train import PAPER_RATE_POINTS
+from inrcodec.codecs.nvrc.presets import PAPER_RATE_POINTS
 from inrcodec.codecs.teconerv.model_file import PACKAGED_MODELS
 
 KIT = Path(__file__).resolve().parents[1] / "benchmarks" / "paper"

@@ -27,8 +27,8 @@ from inrcodec.codecs.teconerv.bitstream import (
     RESIDUALS,
     CodedTensor,
     rate_split,
-    read_stream,
-    write_stream,
+    read_payload,
+    write_payload,
 )
 from inrcodec.codecs.teconerv.codec import TeCoNeRVCodecError, decode, decode_frames, encode
 from inrcodec.codecs.teconerv.presets import preset
@@ -77,7 +77,7 @@ def second_decode(data: bytes, model=DEFAULT):
     batches 16 tubelets and no file here has more per clip, so the two must agree bit for bit
     (batches of 1 differ in the last bit of a few pixels). Like `decode`, it convolves without
     oneDNN (`synthesize_clip`)."""
-    header, stream = read_stream(data)
+    header, stream = read_payload(data)
     net, _ = model_file.load_model(model)
     cfg = net.config
     shapes = [(g, d) for g, d in zip(cfg.tokens, cfg.token_dims, strict=True) if g]
@@ -159,7 +159,7 @@ def test_frames_come_a_clip_at_a_time_without_the_padding(coded):
 @pytest.mark.parametrize("mode", RESIDUALS)
 def test_every_residual_mode_round_trips(mode, clip20, coded):
     result = coded[mode]
-    header, stream = read_stream(result.bitstream)
+    header, stream = read_payload(result.bitstream)
     assert stream.residual == mode and stream.keyframe_interval == 0
     assert (header.width, header.height, header.frame_count) == (176, 144, 20)
     assert result.reconstruction == second_decode(result.bitstream)
@@ -207,7 +207,7 @@ def test_residuals_against_the_previous_clip_cost_fewer_bytes_than_none(coded):
     sizes = {mode: len(result.bitstream) for mode, result in coded.items()}
     assert sizes["previous"] < sizes["none"]  # 15.8 kB against 16.7 kB
     # the first clip is a keyframe in every mode: the same bytes
-    clips = {mode: read_stream(result.bitstream)[1].clips for mode, result in coded.items()}
+    clips = {mode: read_payload(result.bitstream)[1].clips for mode, result in coded.items()}
     for mode in ("previous", "first"):
         assert same_tensors(clips[mode][0], clips["none"][0])
         assert not same_tensors(clips[mode][1], clips["none"][1])
@@ -225,13 +225,13 @@ def test_keyframes_every_two_clips_code_like_independent_clips(carphone):
     video = carphone[0:30]  # 4 clips, the last of 6 frames
     keyed = encode(video, keyframe_interval=2, progress=False)
     independent = encode(video, residual="none", progress=False)
-    _, stream = read_stream(keyed.bitstream)
+    _, stream = read_payload(keyed.bitstream)
     assert stream.keyframe_interval == 2 and len(stream.clips) == 4
     assert [stream.is_keyframe(i) for i in range(9)] == [i % 2 == 0 for i in range(9)]
     assert keyed.reconstruction == second_decode(keyed.bitstream)
     # a keyframe's parameters do not depend on earlier clips: the same tensors and frames as
     # in a file without residuals; the clips in between are residuals and differ
-    _, none = read_stream(independent.bitstream)
+    _, none = read_payload(independent.bitstream)
     for clip, (a, b) in enumerate([(0, 8), (8, 16), (16, 24), (24, 30)]):
         keyframe = clip % 2 == 0
         assert same_tensors(stream.clips[clip], none.clips[clip]) == keyframe
@@ -239,7 +239,7 @@ def test_keyframes_every_two_clips_code_like_independent_clips(carphone):
 
 
 def test_is_keyframe_follows_the_mode_and_interval(coded):
-    _, stream = read_stream(coded["previous"].bitstream)
+    _, stream = read_payload(coded["previous"].bitstream)
     cases = {
         ("previous", 0): [0],
         ("first", 0): [0],
@@ -262,7 +262,7 @@ def test_more_bits_make_larger_files_and_every_width_round_trips(carphone):
     sizes = [len(r.bitstream) for r in results.values()]
     assert all(a < b for a, b in zip(sizes, sizes[1:], strict=False)), sizes
     for bits, result in results.items():
-        assert read_stream(result.bitstream)[1].bits == bits
+        assert read_payload(result.bitstream)[1].bits == bits
         assert result.reconstruction == second_decode(result.bitstream)
     assert psnr(clip, results[8].reconstruction) > psnr(clip, results[4].reconstruction)
 
@@ -310,7 +310,7 @@ def test_parse_overlap():
 def test_overlapping_tubelets_round_trip_with_either_fusion(fusion, carphone):
     clip = carphone[0:8]
     result = encode(clip, overlap=(16, 16), fusion=fusion, progress=False)
-    _, stream = read_stream(result.bitstream)
+    _, stream = read_payload(result.bitstream)
     assert (stream.overlap, stream.fusion) == ((16, 16), fusion)
     assert result.settings["tubelets"] == 12  # rows (0, 48, 80), cols (0, 48, 96, 112)
     assert result.reconstruction == second_decode(result.bitstream)
@@ -375,7 +375,7 @@ def test_a_model_with_full_frame_tubelets_codes_any_size(carphone):
     # NeRV-Enc*: one 192x128 tubelet; on 176x144 the width is padded and the height snapped
     clip = carphone[0:8]
     result = encode(clip, model=NERV_ENC, progress=False)
-    header, stream = read_stream(result.bitstream)
+    header, stream = read_payload(result.bitstream)
     assert stream.tube == (128, 192) and stream.model_name == "nerv-enc-cpu"
     tiling = stream.tiling(header)
     assert (tiling.rows, tiling.cols, tiling.padded) == ((0, 16), (0,), (144, 192))
@@ -426,7 +426,7 @@ def test_resizing_4_4_4_to_an_odd_size_works(carphone):
 
 def test_decoding_with_another_model_is_refused_naming_both(coded):
     data = coded["previous"].bitstream
-    _, stream = read_stream(data)
+    _, stream = read_payload(data)
     for path in (PATCH, NERV_ENC):
         other = codec.load_coding_model(path)
         assert other.digest != stream.model_hash
@@ -440,7 +440,7 @@ def test_decoding_with_another_model_is_refused_naming_both(coded):
 
 def test_models_are_found_by_hash_not_by_name(coded, tmp_path):
     data = coded["previous"].bitstream
-    _, stream = read_stream(data)
+    _, stream = read_payload(data)
     found = codec.find_model(stream.model_hash)
     assert found is not None and found.name == "teconerv-cpu"
     assert found.digest == stream.model_hash == codec.model_hash(found.net)
@@ -476,7 +476,7 @@ def test_a_model_is_loaded_once_per_device_and_never_moved(carphone):
 
 
 def test_the_folders_of_the_environment_variable_are_searched_first(coded, tmp_path, monkeypatch):
-    _, stream = read_stream(coded["previous"].bitstream)
+    _, stream = read_payload(coded["previous"].bitstream)
     first, second, missing = tmp_path / "first", tmp_path / "second", tmp_path / "missing"
     for folder in (first, second):
         folder.mkdir()
@@ -511,17 +511,17 @@ def test_a_model_outside_the_package_decodes_once_its_folder_is_listed(tmp_path,
 
 
 def test_an_unknown_model_hash_asks_for_the_model_file(coded):
-    header, stream = read_stream(coded["none"].bitstream)
-    data = write_stream(replace(stream, model_hash=bytes(range(16))), header)
+    header, stream = read_payload(coded["none"].bitstream)
+    data = write_payload(replace(stream, model_hash=bytes(range(16))), header)
     with pytest.raises(BitstreamError, match="--model"):
         decode(data)
 
 
 def test_a_layout_that_does_not_match_the_model_is_refused(coded):
     # same hash, but one more (parameter-free) layer than the model has
-    header, stream = read_stream(coded["none"].bitstream)
-    data = write_stream(replace(stream, unique_counts=(*stream.unique_counts, 0)), header)
-    read_stream(data)  # a well-formed file ...
+    header, stream = read_payload(coded["none"].bitstream)
+    data = write_payload(replace(stream, unique_counts=(*stream.unique_counts, 0)), header)
+    read_payload(data)  # a well-formed file ...
     with pytest.raises(BitstreamError, match="layout"):
         decode(data)  # ... for another model
 
@@ -601,7 +601,7 @@ def rebuild(container: Container, sections, header=None, codec_id=CodecId.TECONE
 
 def test_the_test_helpers_rebuild_the_file_exactly(small_file):
     data, container = small_file
-    _, stream = read_stream(data)
+    _, stream = read_payload(data)
     setup, clips = container.section(1), container.section(2)
     assert setup_section(stream) == setup
     assert len(split_clips(clips)) == 2 and join_clips(split_clips(clips)) == clips
@@ -633,7 +633,7 @@ def test_the_test_helpers_rebuild_the_file_exactly(small_file):
 )
 def test_a_damaged_setup_is_refused(change, match, small_file):
     data, container = small_file
-    _, stream = read_stream(data)
+    _, stream = read_payload(data)
     setup = setup_section(stream, **change)
     refused(rebuild(container, [(1, setup), (2, container.section(2))]), match)
 
@@ -647,10 +647,10 @@ def test_a_damaged_setup_is_refused(change, match, small_file):
 )
 def test_a_setup_that_does_not_fit_the_clips_is_refused_by_the_reader(change, match, small_file):
     data, container = small_file
-    _, stream = read_stream(data)
+    _, stream = read_payload(data)
     setup = setup_section(stream, **change)
     with pytest.raises(BitstreamError, match=match):
-        read_stream(rebuild(container, [(1, setup), (2, container.section(2))]))
+        read_payload(rebuild(container, [(1, setup), (2, container.section(2))]))
 
 
 def test_every_truncation_of_the_setup_is_refused(small_file):
@@ -725,18 +725,18 @@ def test_another_codecs_container_is_refused(small_file):
 
 def test_write_stream_rewrites_a_parsed_file_byte_for_byte(coded):
     for result in coded.values():
-        header, stream = read_stream(result.bitstream)
-        assert write_stream(stream, header) == result.bitstream
+        header, stream = read_payload(result.bitstream)
+        assert write_payload(stream, header) == result.bitstream
 
 
 def writer_refuses(stream, header, match: str) -> None:
     with pytest.raises(ValueError, match=match) as error:
-        write_stream(stream, header)
+        write_payload(stream, header)
     assert not isinstance(error.value, BitstreamError)  # the writer's misuse, not bad input
 
 
 def test_write_stream_refuses_inconsistent_streams(coded):
-    header, stream = read_stream(coded["previous"].bitstream)
+    header, stream = read_payload(coded["previous"].bitstream)
     clips = stream.clips
 
     def with_tensor(tensor: CodedTensor):
@@ -766,7 +766,7 @@ def test_write_stream_refuses_inconsistent_streams(coded):
     # and the same symbols at 5 bits are fine
     symbols = t.symbols.copy()
     symbols[5] = 16
-    write_stream(replace(with_tensor(replace(t, symbols=symbols)), bits=5), header)
+    write_payload(replace(with_tensor(replace(t, symbols=symbols)), bits=5), header)
 
 
 # ---------------------------------------------------------------------------- rate split
@@ -775,7 +775,7 @@ def test_write_stream_refuses_inconsistent_streams(coded):
 def test_rate_split_parts_sum_to_the_file_size(coded, small_file):
     files = [r.bitstream for r in coded.values()] + [small_file[0]]
     for data in files:
-        header, stream = read_stream(data)
+        header, stream = read_payload(data)
         split = rate_split(data)
         parts = split["bytes"]
         assert sum(parts.values()) == len(data)

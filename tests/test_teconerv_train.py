@@ -18,8 +18,8 @@ from inrcodec.codecs.teconerv.data import ClipCache
 from inrcodec.codecs.teconerv.model_file import load_model, save_model
 from inrcodec.codecs.teconerv.presets import preset
 from inrcodec.codecs.teconerv.train import (
+    HypernetTrainConfig,
     TeCoNeRVTrainError,
-    TrainConfig,
     _Objective,
     temporal_loss,
     train,
@@ -97,14 +97,14 @@ def test_temporal_loss_is_the_per_layer_mean_summed_over_layers():
 
 
 def test_step_decay_follows_the_reference_schedule():
-    config = TrainConfig(epochs=100, lr=1e-4)
+    config = HypernetTrainConfig(epochs=100, lr=1e-4)
     assert config.lr_at(0) == config.lr_at(88) == 1e-4
     assert config.lr_at(89) == pytest.approx(1e-5) and config.lr_at(96) == pytest.approx(1e-5)
     assert config.lr_at(97) == pytest.approx(1e-6) and config.lr_at(99) == pytest.approx(1e-6)
     with pytest.raises(TeCoNeRVTrainError, match="temporal_target"):
-        TrainConfig(temporal_target="weights")
+        HypernetTrainConfig(temporal_target="weights")
     with pytest.raises(TeCoNeRVTrainError):
-        TrainConfig(batch=0)
+        HypernetTrainConfig(batch=0)
 
 
 def test_validation_psnr_is_per_frame_over_the_tubelet_grid(frames):
@@ -131,7 +131,7 @@ class Kill(Exception):
 @pytest.mark.parametrize("temporal_lambda", [0.0, 0.1], ids=["recon", "temporal"])
 def test_resume_reproduces_the_uninterrupted_run(frames, tmp_path, temporal_lambda):
     videos = [frames[:16], frames[16:]]
-    config = TrainConfig(
+    config = HypernetTrainConfig(
         epochs=3, clips_per_video=4, batch=4, lr=1e-3, log_every=1, temporal_lambda=temporal_lambda
     )
     whole = train(TINY, net_from(0), videos, config, run_dir=tmp_path / "whole", progress=False)
@@ -164,13 +164,13 @@ def test_resume_reproduces_the_uninterrupted_run(frames, tmp_path, temporal_lamb
     assert rest.losses == whole.losses[3:] and rest.rank_digests == whole.rank_digests
 
     with pytest.raises(TeCoNeRVTrainError, match="cannot resume"):
-        train(TINY, net_from(0), videos, TrainConfig(epochs=4, clips_per_video=4, batch=4),
+        train(TINY, net_from(0), videos, HypernetTrainConfig(epochs=4, clips_per_video=4, batch=4),
               run_dir=tmp_path / "cut", resume=True, progress=False)  # fmt: skip
 
 
 def test_training_lowers_the_loss_and_writes_its_files(frames, tmp_path):
     videos = [frames[:16], frames[16:]]
-    config = TrainConfig(epochs=12, clips_per_video=8, batch=4, lr=3e-3, log_every=4)
+    config = HypernetTrainConfig(epochs=12, clips_per_video=8, batch=4, lr=3e-3, log_every=4)
     result = train(TINY, net_from(0), videos, config, run_dir=tmp_path, progress=False,
                    val_videos={"held-out": frames})  # fmt: skip
     assert result.losses[-1][1] < 0.8 * result.losses[0][1]
@@ -185,10 +185,10 @@ def test_training_lowers_the_loss_and_writes_its_files(frames, tmp_path):
 
 def test_too_small_an_epoch_is_refused(frames, tmp_path):
     with pytest.raises(TeCoNeRVTrainError, match="clips_per_video"):
-        train(TINY, net_from(0), [frames], TrainConfig(batch=8), run_dir=tmp_path,
+        train(TINY, net_from(0), [frames], HypernetTrainConfig(batch=8), run_dir=tmp_path,
               progress=False)  # fmt: skip
     with pytest.raises(TeCoNeRVTrainError, match="preset"):
-        train(TINY, net_from(0, "teconerv-cpu"), [frames], TrainConfig(), run_dir=tmp_path)
+        train(TINY, net_from(0, "teconerv-cpu"), [frames], HypernetTrainConfig(), run_dir=tmp_path)
 
 
 # ----------------------------------------------------------------------------- the command

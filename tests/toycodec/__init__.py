@@ -16,6 +16,9 @@ from .codec import (
     describe,
     encode,
     expected_frames,
+    part_bytes,
+    read_payload,
+    write_payload,
 )
 from .command import DECODE_OPTIONS, ENCODE_OPTIONS, encode_options
 
@@ -34,4 +37,7 @@ __all__ = [
     "encode",
     "encode_options",
     "expected_frames",
+    "part_bytes",
+    "read_payload",
+    "write_payload",
 ]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from inrcodec.bench.codecs import get_codec
+from inrcodec.codecs import Codec
 from inrcodec.errors import InrcodecError
 from inrcodec.io import VideoFormatError, read_video
 
@@ -49,7 +50,8 @@ class Sequence:
 
 @dataclass(frozen=True)
 class CodecRun:
-    """One codec entry: registry name, constructor options, rate points (None: its defaults).
+    """One codec entry: registry name, constructor options, rate points (None: its defaults;
+    a name stands for a codec's named rate point, `Codec.named_rate_point`).
 
     ``curve`` names the RD curve in reports (default: the label); entries that share a curve
     are one curve, e.g. one entry per network size of an INR codec."""
@@ -57,7 +59,7 @@ class CodecRun:
     codec: str
     label: str
     options: dict[str, Any] = field(default_factory=dict)
-    rate_points: list[int | float] | None = None
+    rate_points: list[int | float | str] | None = None
     curve: str | None = None
 
 
@@ -96,9 +98,15 @@ class Point:
 def point_key(record: dict[str, Any]) -> str:
     """What makes two results the same point: codec, options, rate point, sequence, range.
 
-    The label and the curve are left out on purpose: they only name things in reports.
+    The label and the curve are left out on purpose: they only name things in reports. A rate
+    point counts by its value: 4 and 4.0 (a named rate point's lambda) are one point.
     """
     fields = ("codec", "options", "rate_point", "sequence", "path", "start", "frames")
+    rate = record["rate_point"]
+    record = {
+        **record,
+        "rate_point": int(rate) if isinstance(rate, float) and rate.is_integer() else rate,
+    }
     return json.dumps([record[name] for name in fields], sort_keys=True)
 
 
@@ -134,19 +142,29 @@ def parse_spec(data: Any, base: Path = Path("."), source: str = "spec") -> Spec:
 def plan(spec: Spec) -> list[Point]:
     """Check everything the spec names and list its points, sequence by sequence."""
     sequences = [_resolve_frames(sequence) for sequence in spec.sequences]
-    codec_runs = []
+    runs = []  # (codec entry, rate point), named rate points resolved
     for run in spec.codecs:
         codec = get_codec(run.codec, **run.options)
-        rate_points = run.rate_points or codec.default_rate_points()
-        for rate_point in rate_points:
-            codec.check_rate_point(rate_point)
-        codec_runs.append((run, rate_points))
-    return [
-        Point(run, rate_point, sequence)
-        for sequence in sequences
-        for run, rate_points in codec_runs
-        for rate_point in rate_points
-    ]
+        for rate_point in run.rate_points or codec.default_rate_points():
+            runs.append(_resolve_rate_point(codec, run, rate_point))
+    return [Point(run, rate_point, sequence) for sequence in sequences for run, rate_point in runs]
+
+
+def _resolve_rate_point(codec: Codec, run: CodecRun, rate_point: int | float | str):
+    """``(run, rate point)`` with a named rate point replaced by what it stands for
+    (`Codec.named_rate_point`: its options join the entry's), the rate point checked."""
+    if isinstance(rate_point, str):
+        options, rate_point = codec.named_rate_point(rate_point)
+        clash = sorted(key for key in options if run.options.get(key, options[key]) != options[key])
+        if clash:
+            raise SpecError(
+                f"codec {run.label!r}: its rate point sets {', '.join(clash)}, which its "
+                "options set otherwise"
+            )
+        run = replace(run, options={**run.options, **options})
+        codec = get_codec(run.codec, **run.options)
+    codec.check_rate_point(rate_point)
+    return run, rate_point
 
 
 def _resolve_frames(sequence: Sequence) -> Sequence:
@@ -196,9 +214,9 @@ def _parse_codec(entry: Any, where: str) -> CodecRun:
     if rate_points is not None and (
         not isinstance(rate_points, list)
         or not rate_points
-        or not all(_is_number(r) for r in rate_points)
+        or not all(_is_number(r) or isinstance(r, str) for r in rate_points)
     ):
-        raise SpecError(f"{where}: rate_points must be a non-empty list of numbers")
+        raise SpecError(f"{where}: rate_points must be a non-empty list of numbers or names")
     label = entry.get("label", codec)
     curve = entry.get("curve", label)
     for key, name in (("label", label), ("curve", curve)):

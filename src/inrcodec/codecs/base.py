@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -60,6 +61,11 @@ class Codec(ABC):
     @abstractmethod
     def check_rate_point(self, rate_point: int | float) -> None:
         """Raise `CodecError` with a clear message if ``rate_point`` is out of range."""
+
+    def named_rate_point(self, name: str) -> tuple[dict[str, Any], int | float]:
+        """The options and the rate point that a named rate point stands for (NVRC's ``cpu2``:
+        a preset and a lambda); a spec may name one instead of a number."""
+        raise CodecError(f"{self.name} has no named rate points (got {name!r})")
 
     @abstractmethod
     def code(self, video: Video, rate_point: int | float, workdir: Path) -> Coded:
@@ -112,15 +118,59 @@ class EncodeResult:
 
 
 class FileCodec(Codec):
-    """A codec that writes inrcodec files, in the harness: `code` is its own ``encode`` at the
-    rate point (`encode_point`), measured on the decoder's output; the options in `OPTIONS`
-    are recorded as settings, with the encode's own `EncodeResult.settings`."""
+    """A codec that writes inrcodec files, in the harness, made of its package's command-line
+    face (`inrcodec.codecs.registry`) instead of written again. A spec's options are the
+    package's ``ENCODE_OPTIONS`` (by `Option.dest`) but the rate (`rate_options`) and the run's
+    place (`RUN_OPTIONS`), given their defaults and checked by its ``encode_options`` as the
+    command line's are; `code` runs its ``encode`` with the rate point as the option
+    `rate_parameter` (converted by the option's type), measured on the decoder's output. The
+    settings recorded are those options' values, with the encode's `EncodeResult.settings`."""
 
-    OPTIONS: ClassVar[tuple[str, ...]] = ()
+    #: Where a run keeps its training checkpoints: the harness's, not a spec's, to set.
+    RUN_OPTIONS: ClassVar[tuple[str, ...]] = ("run_dir", "resume")
 
-    @abstractmethod
+    def __init__(self, device: str | None = None, **options: Any):
+        unknown = sorted(set(options) - set(self.spec_options()))
+        if unknown:
+            raise CodecError(
+                f"bad options for codec {self.name!r}: {', '.join(unknown)}; it takes "
+                f"{', '.join(['device', *self.spec_options()])}"
+            )
+        self.device, self.options = device, options
+        self.keywords(self.default_rate_points()[0])  # refuse bad values before any encode
+
+    @property
+    def package(self):
+        """The codec's package (the registry's module)."""
+        return import_module(type(self).__module__.rpartition(".")[0])
+
+    def rate_options(self) -> tuple[str, ...]:
+        """The options that set the rate, which the rate point sets (``--bits``)."""
+        return (self.rate_parameter,)
+
+    def spec_options(self) -> list[str]:
+        left_out = (*self.rate_options(), *self.RUN_OPTIONS)
+        return [o.dest for o in self.package.ENCODE_OPTIONS if o.dest not in left_out]
+
+    def keywords(self, rate_point: int | float, run_dir: Path | None = None) -> dict[str, Any]:
+        """The package's ``encode`` keywords at ``rate_point`` (its ``encode_options``); an
+        option given as text goes through its type, as on the command line."""
+        declared = {option.dest: option for option in self.package.ENCODE_OPTIONS}
+        values = {  # text, as on the command line, through the option's type
+            name: declared[name].type(value) if isinstance(value, str) and declared[name].type
+            else value
+            for name, value in self.options.items()
+        }  # fmt: skip
+        values[self.rate_parameter] = declared[self.rate_parameter].type(rate_point)
+        if run_dir is not None and "run_dir" in declared:
+            values["run_dir"] = run_dir
+        return self.package.encode_options(values)[0]
+
     def encode_point(self, video: Video, rate_point: int | float, run_dir: Path) -> EncodeResult:
         """Encode ``video`` at ``rate_point``; training checkpoints may go in ``run_dir``."""
+        device = {} if self.device is None else {"device": self.device}
+        keywords = self.keywords(rate_point, run_dir)
+        return self.package.encode(video, **keywords, **device, progress=False)
 
     def code(self, video: Video, rate_point: int | float, workdir: Path) -> Coded:
         self.check_rate_point(rate_point)
@@ -134,7 +184,8 @@ class FileCodec(Codec):
         )
 
     def settings(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.OPTIONS}
+        keywords = self.keywords(self.default_rate_points()[0])
+        return {name: keywords[name] for name in self.spec_options()}
 
     def versions(self) -> dict[str, str]:
         """torch runs the networks, constriction entropy-codes."""

@@ -187,5 +187,5 @@ def preset(name: str, frames: int, height: int, width: int) -> LatentConfig:
 
 
 def size_class(name: str) -> str:
-    """The latent presets are CPU presets (`inrcodec.codecs.nvrc.train`)."""
+    """The latent presets are CPU presets (`inrcodec.codecs.nvrc.presets`)."""
     return "cpu"

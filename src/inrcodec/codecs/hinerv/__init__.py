@@ -12,8 +12,6 @@ from inrcodec.lazy import lazy_getattr
 _LAZY = {
     **codec_exports("HiNeRVCodec"),
     "HiNeRVPayload": "bitstream",
-    "read_payload": "bitstream",
-    "write_payload": "bitstream",
     "QuantNoise": "compress",
     "prune": "compress",
     "quantize_per_channel": "compress",

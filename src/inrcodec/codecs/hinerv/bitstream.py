@@ -194,6 +194,14 @@ def _container(data: bytes) -> Container:
     return Container.of_codec(data, CodecId.HINERV, (MODEL_TAG, PARAMETERS_TAG), "HiNeRV")
 
 
+def part_bytes(data: bytes) -> dict[str, int]:
+    """The file's bytes by part: the container's framing, the model and the parameters."""
+    container = _container(data)
+    sizes = {"model": len(container.section(MODEL_TAG))}
+    sizes["parameters"] = len(container.section(PARAMETERS_TAG))
+    return {"header": len(data) - sum(sizes.values()), **sizes}
+
+
 def decode_memory(data: bytes) -> int:
     """About the bytes the decoder needs at once (`network_memory`), from the header and the
     model section alone; a network the decoder would refuse raises `BitstreamError` here."""

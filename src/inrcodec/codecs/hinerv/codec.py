@@ -14,7 +14,7 @@ Encoding (`encode`), as the reference's ``hinerv_compress.py`` (github.com/hmkx/
 
 Stage lengths follow the reference's 300 + 60 + 30 epochs: a ``steps`` budget is split in that
 ratio; without one, paper presets train those epochs and the CPU presets a budget sized for
-`make demo` (`DEFAULT_STEPS`).
+`make demo` (`presets.DEFAULT_STEPS`, with the stages' other settings).
 
 Decoding (`decode_frames`; `decode` collects its frames): parse, dequantise, load into a fresh
 `HiNeRV`, then synthesise frame by frame as the frames are read (`synthesis.video_chunks`),
@@ -34,7 +34,7 @@ import torch
 
 from inrcodec.codecs.header import format_of, header_of
 from inrcodec.codecs.network_section import parameter_specs
-from inrcodec.coding import Container, VideoHeader
+from inrcodec.coding import VideoHeader
 from inrcodec.io import Video, VideoChunks
 from inrcodec.nets.hinerv import PRESETS, HiNeRV, size_class
 from inrcodec.nets.hinerv import preset as network_preset
@@ -44,25 +44,25 @@ from ..progress import stage
 from ..synthesis import video_chunks
 from . import compress
 from .bitstream import (
-    MODEL_TAG,
-    PARAMETERS_TAG,
+    MAX_BITS,
+    MIN_BITS,
     HiNeRVPayload,
     QuantizedTensor,
+    part_bytes,
     read_payload,
     write_payload,
 )
-
-#: Reference stage lengths (cfgs/train/hinerv_1920x1080.txt): epochs of train, prune, quant.
-STAGE_EPOCHS = {"train": 300, "prune": 60, "quant": 30}
-PRUNE_RATIO = 0.15
-PRUNE_LAYER_WEIGHT = 0.5
-QUANT_NOISE = 0.9
-QUANT_LR_SCALE = 0.1
-DEFAULT_BITS = 6
-#: Total steps of the three stages for the scaled-down presets when no budget is given, by
-#: `size_class`: the CPU presets get NVRC's CPU budget (the same steps, a little less time
-#: per step as there is no rate term), on whole frames (`preset_training`).
-DEFAULT_STEPS = {"cpu": 3000, "tiny": 13}
+from .presets import (
+    DEFAULT_BITS,
+    DEFAULT_PRESET,
+    DEFAULT_STEPS,
+    PRUNE_LAYER_WEIGHT,
+    PRUNE_RATIO,
+    QUANT_LR_SCALE,
+    QUANT_NOISE,
+    RATE_POINTS,
+    STAGE_EPOCHS,
+)
 
 
 class HiNeRVCodecError(CodecError):
@@ -81,7 +81,7 @@ def stage_steps(total: int) -> dict[str, int]:
 
 def encode(
     video: Video,
-    preset: str = "hinerv-cpu",
+    preset: str = DEFAULT_PRESET,
     *,
     bits: int = DEFAULT_BITS,
     steps: int | None = None,
@@ -168,7 +168,7 @@ def encode(
             "num_parameters": compress.num_parameters(model),
             "sparsity": compress.sparsity(tensors),
         },
-        parts=_part_bytes(data),
+        parts=part_bytes(data),
         training=results,
     )
 
@@ -198,14 +198,6 @@ def synthesize(header: VideoHeader, payload: HiNeRVPayload, *, device: str = "cp
     return video_chunks(model, frames, fmt, payload.space)
 
 
-def _part_bytes(data: bytes) -> dict[str, int]:
-    """The file's bytes by part: the container's framing, the model and the parameters."""
-    container = Container.from_bytes(data)
-    sizes = {"model": len(container.section(MODEL_TAG))}
-    sizes["parameters"] = len(container.section(PARAMETERS_TAG))
-    return {"header": len(data) - sum(sizes.values()), **sizes}
-
-
 def _same_payload(a: HiNeRVPayload, b: HiNeRVPayload) -> bool:
     """Whether two payloads hold the same configuration and the same integers and scales."""
     same_settings = (a.config, a.space, a.bits) == (b.config, b.space, b.bits)
@@ -230,8 +222,8 @@ def check_options(preset_name: str, bits: int, space: str) -> None:
     command line calls this before it reads the video)."""
     if preset_name not in PRESETS:
         raise HiNeRVCodecError(f"unknown preset {preset_name!r}; choose from {', '.join(PRESETS)}")
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 16:
-        raise HiNeRVCodecError(f"bits must be an integer in [2, 16], got {bits!r}")
+    if isinstance(bits, bool) or not isinstance(bits, int) or not MIN_BITS <= bits <= MAX_BITS:
+        raise HiNeRVCodecError(f"bits must be an integer in [{MIN_BITS}, {MAX_BITS}], got {bits!r}")
     if space not in ("rgb", "yuv"):
         raise HiNeRVCodecError(f"space must be 'rgb' or 'yuv', got {space!r}")
 
@@ -240,48 +232,19 @@ def check_options(preset_name: str, bits: int, space: str) -> None:
 
 
 class HiNeRVCodec(FileCodec):
-    """HiNeRV for the benchmark harness. A rate point is the quantisation bit width (the
-    network size is the ``preset`` option; the papers vary both: run one spec entry per
-    preset). Options: ``preset``, ``steps``, ``space``, ``device``, ``seed``."""
+    """HiNeRV for the benchmark harness (`FileCodec`: its options are ``inrcodec encode``'s). A
+    rate point is the quantisation bit width (the network size is the ``preset`` option; the
+    papers vary both: run one spec entry per preset)."""
 
     name: ClassVar[str] = "hinerv"
     rate_parameter: ClassVar[str] = "bits"
-    OPTIONS = ("preset", "steps", "space", "seed")
-
-    def __init__(
-        self,
-        preset: str = "hinerv-cpu",
-        steps: int | None = None,
-        space: str = "rgb",
-        device: str = "auto",
-        seed: int = 0,
-    ):
-        if preset not in PRESETS:
-            raise CodecError(f"unknown HiNeRV preset {preset!r}; choose from {', '.join(PRESETS)}")
-        self.preset, self.steps, self.space, self.device, self.seed = (
-            preset,
-            steps,
-            space,
-            device,
-            seed,
-        )
 
     def default_rate_points(self) -> list[int | float]:
-        return [4, 5, 6, 8]
+        return list(RATE_POINTS)
 
     def check_rate_point(self, rate_point: int | float) -> None:
-        if int(rate_point) != rate_point or not 2 <= rate_point <= 16:
-            raise CodecError(f"HiNeRV rate point (bits) must be an integer in 2-16: {rate_point}")
-
-    def encode_point(self, video: Video, rate_point: int | float, run_dir: Path) -> EncodeResult:
-        return encode(
-            video,
-            self.preset,
-            bits=int(rate_point),
-            steps=self.steps,
-            space=self.space,
-            run_dir=run_dir,
-            progress=False,
-            device=self.device,
-            seed=self.seed,
-        )
+        if int(rate_point) != rate_point or not MIN_BITS <= rate_point <= MAX_BITS:
+            raise CodecError(
+                f"HiNeRV rate point (bits) must be an integer in {MIN_BITS}-{MAX_BITS}: "
+                f"{rate_point}"
+            )

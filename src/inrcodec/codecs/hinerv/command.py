@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..options import PRESET_OPTION, TRAINING_OPTIONS, Option, training_options
+from .presets import DEFAULT_BITS, DEFAULT_PRESET
 
 ENCODE_OPTIONS = (
     PRESET_OPTION,
-    Option("--bits", "quantisation bits, 2-16 (default 6)", type=int),
+    Option("--bits", f"quantisation bits, 2-16 (default {DEFAULT_BITS})", type=int),
     *TRAINING_OPTIONS,
 )
 DECODE_OPTIONS: tuple[Option, ...] = ()
@@ -17,10 +18,10 @@ DECODE_OPTIONS: tuple[Option, ...] = ()
 
 def encode_options(values: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """`codec.encode`'s keywords from the options' values, and the setting in words."""
-    from .codec import DEFAULT_BITS, check_options
+    from .codec import check_options
 
     bits = DEFAULT_BITS if values.get("bits") is None else values["bits"]
-    options = {"preset": values.get("preset") or "hinerv-cpu", "bits": bits}
+    options = {"preset": values.get("preset") or DEFAULT_PRESET, "bits": bits}
     options |= training_options(values)
     check_options(options["preset"], bits, options["space"])
     return options, f"{bits} bits"

@@ -4,10 +4,11 @@ representation on R + lambda D (docs/nvrc.md), one module per section of the pap
 `grid_coding` (Sec. 3.1): block partition, learned steps, the context model and their coding
 path; `layer_coding` (3.2): dual-axis steps and Gaussians; `hierarchy` (3.3): phi coded under
 psi; `objective` (3.4): ``R + lambda D`` and its alternation; `model`: the `NVRC` module that
-ties them to a representation; `backbones`: the representations files name (HiNeRV);
-`gaussian` and `fixed_point`: the discretised Gaussian and the deterministic arithmetic they
-share; `train`: the two-stage schedule, rate points and ablations; `bitstream`: the file;
-`codec`: encode, compress, decode. Names are imported lazily.
+ties them to a representation; `backbones`: the representations files name (HiNeRV, the
+latent grids); `gaussian` and `fixed_point`: the discretised Gaussian and the deterministic
+arithmetic they share; `presets`: schedules, defaults, rate points and ablations; `train`:
+the two-stage training; `bitstream`: the file; `codec`: encode, compress, decode. Names are
+imported lazily.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ _LAZY = {
     "ContextModel": "grid_coding",
     "gaussian_bits": "gaussian",
     "RateDistortion": "objective",
-    "ABLATIONS": "train",
-    "NVRCError": "train",
+    "ABLATIONS": "presets",
+    "NVRCError": "presets",
+    "Schedule": "presets",
+    "rate_point": "presets",
     "NVRCTrainResult": "train",
-    "Schedule": "train",
-    "rate_point": "train",
     "train": "train",
 }
 

@@ -40,7 +40,7 @@ class Backbone:
     configuration cannot represent the video of ``header`` (a problem to refuse before
     anything is built), or None. ``presets``: preset names; ``preset(name, frames, height,
     width)``: a configuration; ``size_class(name)``: "paper", "cpu" or "tiny", which picks
-    the training defaults (`inrcodec.codecs.nvrc.train`).
+    the training defaults (`inrcodec.codecs.nvrc.presets`).
     """
 
     name: str

@@ -275,7 +275,7 @@ def _check_grid_positions(planned: NVRC) -> None:
         raise BitstreamError(f"grids: {positions} positions in blocks, more than {MAX_PARAMETERS}")
 
 
-def section_bytes(data: bytes) -> dict[str, int]:
+def part_bytes(data: bytes) -> dict[str, int]:
     """Bytes of the file by part: the container's framing and model section, psi, each phi
     group, layers and grids (Fig. 4's split of the real file; parses, decodes nothing)."""
     container, backbone = open_container(data)
@@ -294,9 +294,9 @@ def section_bytes(data: bytes) -> dict[str, int]:
 
 def describe(data: bytes) -> dict:
     """What ``inrcodec info`` shows of an NVRC file: `describe_container`, then
-    ``rate_split``, the bytes and rate of each part (`section_bytes`, the split of Fig. 4)."""
+    ``rate_split``, the bytes and rate of each part (`part_bytes`, the split of Fig. 4)."""
     header = Container.from_bytes(data).header
-    return {**describe_container(data), "rate_split": rate_table(section_bytes(data), header)}
+    return {**describe_container(data), "rate_split": rate_table(part_bytes(data), header)}
 
 
 def decode_memory(data: bytes) -> int:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -27,17 +26,19 @@ from inrcodec.coding import VideoHeader
 from inrcodec.io import Video, VideoChunks
 
 from ..base import CodecError, EncodeResult, FileCodec
+from ..options import training_options
 from ..progress import stage
 from ..synthesis import video_chunks
 from .bitstream import (
     NVRCPayload,
     coding_plan,
+    part_bytes,
     quantize_with_learned_steps,
     read_payload,
-    section_bytes,
+    write_payload,
 )
-from .bitstream import write_payload as write_bitstream
 from .model import NVRC
+from .presets import CPU_RATE_POINTS, rate_point
 
 
 class NVRCCodecError(CodecError):
@@ -48,7 +49,7 @@ class NVRCCodecError(CodecError):
 class Compressed:
     """A model turned into a file: ``bitstream``, the decoder's ``reconstruction`` (bit-
     identical to decoding the file), the estimated rate report of the float models
-    (`NVRC.rate_report`) and the file's real bytes by part (`section_bytes`)."""
+    (`NVRC.rate_report`) and the file's real bytes by part (`part_bytes`)."""
 
     bitstream: bytes
     reconstruction: Video
@@ -66,17 +67,20 @@ class Compressed:
 
 def encode(
     video: Video,
-    preset: str = "nvrc-cpu",
-    lam: float = 0.25,
+    preset: str | None = None,
+    lam: float | None = None,
     *,
     space: str = "rgb",
     **train_options: Any,
 ) -> EncodeResult:
     """Train NVRC on ``video`` at trade-off ``lam`` and compress it (module docstring).
+    Without ``preset`` and ``lam``: the default rate point (`presets.resolve`).
     ``train_options``: `train.train`'s keywords (``ablation``, ``steps``, ``run_dir``,
     ``resume``, ``progress``, ``device``, ``seed``, ...)."""
+    from .presets import resolve
     from .train import train
 
+    preset, lam = resolve(None, preset, lam, space)
     started = time.perf_counter()
     result = train(video, preset, lam, space=space, **train_options)
     show = train_options.get("progress", True)
@@ -107,7 +111,7 @@ def compress(model: NVRC, header: VideoHeader, space: str = "rgb") -> Compressed
     estimated = model.rate_report()
     try:
         payload = quantize_with_learned_steps(model, space)
-        data = write_bitstream(payload, header, model)
+        data = write_payload(payload, header, model)
     except ValueError as error:
         raise NVRCCodecError(f"cannot code this model: {error}") from None
     encode_seconds = time.perf_counter() - started
@@ -124,7 +128,7 @@ def compress(model: NVRC, header: VideoHeader, space: str = "rgb") -> Compressed
         data,
         reconstruction,
         estimated,
-        section_bytes(data),
+        part_bytes(data),
         encode_seconds,
         time.perf_counter() - started,
     )
@@ -161,47 +165,23 @@ def synthesize(header: VideoHeader, payload: NVRCPayload, *, device: str = "cpu"
 
 
 class NVRCCodec(FileCodec):
-    """NVRC for the benchmark harness. A rate point is lambda (the network size is the
-    ``preset`` option; Table 6 varies both: run one spec entry per preset). Options:
-    ``preset``, ``steps``, ``space``, ``ablation``, ``device``, ``seed``."""
+    """NVRC for the benchmark harness (`FileCodec`: its options are ``inrcodec encode``'s). A
+    rate point is lambda, with the ``preset`` option (Table 6 varies both: one spec entry per
+    preset), or a named rate point (`presets.rate_point`: ``cpu2`` is a preset and a lambda)."""
 
     name: ClassVar[str] = "nvrc"
     rate_parameter: ClassVar[str] = "lambda"
-    OPTIONS = ("preset", "steps", "space", "ablation", "seed")
 
-    def __init__(
-        self,
-        preset: str = "nvrc-cpu",
-        steps: int | None = None,
-        space: str = "rgb",
-        ablation: str = "full",
-        device: str = "auto",
-        seed: int = 0,
-    ):
-        if not preset.startswith("nvrc-"):
-            raise CodecError(f"unknown NVRC preset {preset!r}")
-        self.preset, self.steps, self.space = preset, steps, space
-        self.ablation, self.device, self.seed = ablation, device, seed
+    def rate_options(self) -> tuple[str, ...]:
+        return ("lambda", "rate_point")
 
     def default_rate_points(self) -> list[int | float]:
-        from .train import CPU_RATE_POINTS
+        return [lam for _, lam in CPU_RATE_POINTS[training_options(self.options)["space"]].values()]
 
-        return [lam for _, lam in CPU_RATE_POINTS[self.space].values()]
+    def named_rate_point(self, name: str) -> tuple[dict[str, Any], float]:
+        preset, lam = rate_point(name, training_options(self.options)["space"])
+        return {"preset": preset}, lam
 
     def check_rate_point(self, rate_point: int | float) -> None:
         if not rate_point > 0:
             raise CodecError(f"NVRC rate point (lambda) must be positive: {rate_point}")
-
-    def encode_point(self, video: Video, rate_point: int | float, run_dir: Path) -> EncodeResult:
-        return encode(
-            video,
-            self.preset,
-            float(rate_point),
-            space=self.space,
-            ablation=self.ablation,
-            steps=self.steps,
-            run_dir=run_dir,
-            progress=False,
-            device=self.device,
-            seed=self.seed,
-        )

@@ -17,9 +17,7 @@ from ..options import (
     open_input,
     training_options,
 )
-
-#: The rate point `encode --codec nvrc` uses without --lambda or --rate-point (`make demo`).
-DEFAULT_RATE_POINT = "cpu2"
+from .presets import DEFAULT_RATE_POINT, resolve
 
 RATE_OPTIONS = (
     Option("--lambda", "rate-distortion trade-off (with --preset)", type=float),
@@ -34,24 +32,11 @@ ENCODE_OPTIONS = (PRESET_OPTION, *RATE_OPTIONS, *TRAINING_OPTIONS)
 DECODE_OPTIONS: tuple[Option, ...] = ()
 
 
-def rate(values: dict[str, Any], default_point: str | None) -> tuple[str, float]:
-    """(preset, lambda) from ``rate_point``, or ``preset`` and ``lambda``."""
-    from .train import NVRCError, rate_point
-
-    point, lam, preset = values.get("rate_point"), values.get("lambda"), values.get("preset")
-    if point is not None and lam is not None:
-        raise NVRCError("give --rate-point or --lambda, not both")
-    if lam is not None:
-        return preset or "nvrc-cpu", lam
-    if point is None and default_point is None:
-        raise NVRCError("give --lambda or --rate-point")
-    point = point or default_point
-    point_preset, lam = rate_point(point, values.get("space") or "rgb")
-    if preset is not None and preset != point_preset:
-        raise NVRCError(
-            f"rate point {point} uses preset {point_preset}; with --preset give --lambda"
-        )
-    return point_preset, lam
+def rate(values: dict[str, Any], default: str | None) -> tuple[str, float]:
+    """(preset, lambda) from the options' values (`presets.resolve`)."""
+    space = values.get("space") or "rgb"
+    return resolve(values.get("rate_point"), values.get("preset"), values.get("lambda"), space,
+                   default)  # fmt: skip
 
 
 def encode_options(values: dict[str, Any]) -> tuple[dict[str, Any], str]:

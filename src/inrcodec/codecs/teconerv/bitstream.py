@@ -67,7 +67,7 @@ def _some_unique_parameters(values) -> str | None:
     return None if any(values["unique_counts"]) else "setup: no layer has unique parameters"
 
 
-#: The setup section (docs/bitstream.md 7.1); the keys are `TeCoNeRVStream` fields.
+#: The setup section (docs/bitstream.md 7.1); the keys are `TeCoNeRVPayload` fields.
 SETUP_FIELDS = Table(
     Raw("model_hash", HASH_BYTES, "model hash"),
     Ascii("model_name", MAX_NAME_BYTES, "model name"),
@@ -99,7 +99,7 @@ class CodedTensor:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TeCoNeRVStream:
+class TeCoNeRVPayload:
     """Everything a TeCoNeRV decoder needs besides the video header and the model."""
 
     model_hash: bytes
@@ -131,7 +131,7 @@ def clip_count(frames: int, clip_frames: int) -> int:
 # ----------------------------------------------------------------------------------- writer
 
 
-def write_stream(stream: TeCoNeRVStream, header: VideoHeader) -> bytes:
+def write_payload(stream: TeCoNeRVPayload, header: VideoHeader) -> bytes:
     """The complete file: container with the setup and clips sections."""
     setup = SETUP_FIELDS.write(SETUP_FIELDS.values_of(stream))
     positions = stream.tiling(header).count
@@ -166,20 +166,20 @@ def _tensor_bytes(tensor: CodedTensor, count: int, bits: int) -> bytes:
 # ----------------------------------------------------------------------------------- reader
 
 
-def read_stream(data: bytes) -> tuple[VideoHeader, TeCoNeRVStream]:
+def read_payload(data: bytes) -> tuple[VideoHeader, TeCoNeRVPayload]:
     """Parse a TeCoNeRV file. Any malformed input raises `BitstreamError`."""
     container, setup = read_head(data)
     return container.header, read_clips(container, setup)
 
 
-def read_head(data: bytes) -> tuple[Container, TeCoNeRVStream]:
+def read_head(data: bytes) -> tuple[Container, TeCoNeRVPayload]:
     """The container of a TeCoNeRV file and its setup (no clips parsed yet, so that a decoder
     can check the setup against its model first)."""
     container = Container.of_codec(data, CodecId.TECONERV, (SETUP_TAG, CLIPS_TAG), "TeCoNeRV")
     return container, read_setup(container.section(SETUP_TAG))
 
 
-def read_clips(container: Container, setup: TeCoNeRVStream) -> TeCoNeRVStream:
+def read_clips(container: Container, setup: TeCoNeRVPayload) -> TeCoNeRVPayload:
     """``setup`` with the clips of ``container`` (`read_head`), as `CodedClips`: every clip is
     read here once (a malformed one raises `BitstreamError` now), then again when it is asked
     for. Before a tensor is read, the section and each clip must hold the fewest bytes of their
@@ -204,7 +204,7 @@ def read_clips(container: Container, setup: TeCoNeRVStream) -> TeCoNeRVStream:
 
 class CodedClips(Sequence):
     """A file's clips (clip -> position -> layer with unique parameters, as
-    `TeCoNeRVStream.clips`), each read from its bytes when it is asked for: a decoder holds
+    `TeCoNeRVPayload.clips`), each read from its bytes when it is asked for: a decoder holds
     the symbols of one clip at a time, however many the file has."""
 
     def __init__(self, parts: list, positions: int, counts: list[int], bits: int):
@@ -245,9 +245,9 @@ def _read_tensor(reader: ByteReader, count: int, bits: int, name: str) -> CodedT
     return CodedTensor(symbols, low, step)
 
 
-def read_setup(data: bytes) -> TeCoNeRVStream:
+def read_setup(data: bytes) -> TeCoNeRVPayload:
     """The setup section (with no clips), checked against sane limits."""
-    return TeCoNeRVStream(**SETUP_FIELDS.parse(data, "setup section"), clips=[])
+    return TeCoNeRVPayload(**SETUP_FIELDS.parse(data, "setup section"), clips=[])
 
 
 def rate_split(data: bytes) -> dict:
@@ -279,6 +279,11 @@ def rate_split(data: bytes) -> dict:
     reader.expect_end("clips section")
     parts["container"] = len(data) - sum(parts.values())
     return {"bytes": parts, "entropy_models": chosen, "tensors_per_clip": tensors}
+
+
+def part_bytes(data: bytes) -> dict[str, int]:
+    """The file's bytes by part (`rate_split`'s ``bytes``)."""
+    return rate_split(data)["bytes"]
 
 
 def decode_memory(data: bytes) -> int:

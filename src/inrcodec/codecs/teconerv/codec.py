@@ -53,12 +53,12 @@ from .bitstream import (
     HASH_BYTES,
     RESIDUALS,
     CodedTensor,
-    TeCoNeRVStream,
+    TeCoNeRVPayload,
     clip_count,
-    rate_split,
+    part_bytes,
     read_clips,
     read_head,
-    write_stream,
+    write_payload,
 )
 from .model_file import (
     DEFAULT_MODEL,
@@ -136,7 +136,7 @@ def find_model(
     return None
 
 
-def _decoding_model(stream: TeCoNeRVStream, model: str | Path | None, device: str) -> CodingModel:
+def _decoding_model(stream: TeCoNeRVPayload, model: str | Path | None, device: str) -> CodingModel:
     wanted = f"model {stream.model_name!r} (hash {stream.model_hash.hex()})"
     if model is None:
         found = find_model(stream.model_hash, device=device)
@@ -163,7 +163,7 @@ class ResidualChain:
     """Which reconstructed parameters each clip's residuals are taken against (Sec. 3.3):
     none for a keyframe, else the previous clip's or the last keyframe's."""
 
-    def __init__(self, stream: TeCoNeRVStream):
+    def __init__(self, stream: TeCoNeRVPayload):
         self.stream = stream
         self.keyframe: list[np.ndarray] | None = None
         self.previous: list[np.ndarray] | None = None
@@ -276,7 +276,7 @@ def encode(
         )
     fmt = video.format if resize is None else _resized_format(video, resize)
     tiling = Tiling((fmt.height, fmt.width), (cfg.height, cfg.width), overlap)
-    stream = TeCoNeRVStream(
+    stream = TeCoNeRVPayload(
         model_hash=coding.digest,
         model_name=coding.name,
         clip_frames=cfg.frames,
@@ -303,7 +303,7 @@ def encode(
         bar.update()
     source = _to_video(sources, video.num_frames)
     header = header_of(source)
-    bitstream = write_stream(stream, header)
+    bitstream = write_payload(stream, header)
     encode_seconds = time.perf_counter() - started
     bar.close()
 
@@ -335,7 +335,7 @@ def encode(
             "overlap": list(overlap),
             "fusion": fusion,
         },
-        parts=rate_split(bitstream)["bytes"],
+        parts=part_bytes(bitstream),
     )
 
 
@@ -436,7 +436,7 @@ def decode_frames(
 
 def _decoded_clips(
     net: Hypernetwork,
-    stream: TeCoNeRVStream,
+    stream: TeCoNeRVPayload,
     tiling: Tiling,
     fmt: VideoFormat,
     frames: int,
@@ -460,27 +460,12 @@ def _decoded_clips(
 
 
 class TeCoNeRVCodec(FileCodec):
-    """TeCoNeRV in the benchmark harness: the rate point is the bit width (4-8 in the paper);
-    the model, residual mode, keyframe interval, overlap and fusion are options."""
+    """TeCoNeRV in the benchmark harness (`FileCodec`: its options are ``inrcodec encode``'s):
+    the rate point is the bit width (4-8 in the paper); the model, residual mode, keyframe
+    interval, overlap and fusion are options. The model is recorded by its file's name."""
 
     name: ClassVar[str] = "teconerv"
     rate_parameter: ClassVar[str] = "bits"
-
-    def __init__(
-        self,
-        model: str | None = None,
-        residual: str = "previous",
-        keyframe_interval: int = 0,
-        overlap: int | list[int] = 0,
-        fusion: str = "crop",
-        device: str = "cpu",
-        batch: int = 16,
-    ):
-        check_options(DEFAULT_BITS, residual, keyframe_interval, fusion)
-        self.model = str(model) if model is not None else str(DEFAULT_MODEL)
-        self.residual, self.keyframe_interval, self.fusion = residual, keyframe_interval, fusion
-        self.overlap = parse_overlap(overlap)
-        self.device, self.batch = device, batch
 
     def default_rate_points(self) -> list[int]:
         return [4, 5, 6, 7, 8]
@@ -493,28 +478,10 @@ class TeCoNeRVCodec(FileCodec):
                 f"teconerv: bits must be an integer in [{MIN_BITS}, {MAX_BITS}]"
             )
 
-    def encode_point(self, video: Video, rate_point: int | float, run_dir: Path) -> EncodeResult:
-        return encode(
-            video,
-            model=self.model,
-            bits=int(rate_point),
-            residual=self.residual,
-            keyframe_interval=self.keyframe_interval,
-            overlap=self.overlap,
-            fusion=self.fusion,
-            batch=self.batch,
-            device=self.device,
-            progress=False,
-        )
-
     def settings(self) -> dict[str, Any]:
-        return {
-            "model": Path(self.model).name,
-            "residual": self.residual,
-            "keyframe_interval": self.keyframe_interval,
-            "overlap": list(self.overlap),
-            "fusion": self.fusion,
-        }
+        settings = super().settings()
+        model = Path(settings["model"] or DEFAULT_MODEL).name
+        return {**settings, "model": model, "overlap": list(settings["overlap"])}
 
 
 def parse_overlap(value: int | str | list[int] | tuple[int, ...]) -> tuple[int, int]:

@@ -59,9 +59,9 @@ from .presets import Preset
 __all__ = [
     "MODEL_NAME",
     "TEMPORAL_TARGETS",
+    "HypernetTrainConfig",
+    "HypernetTrainResult",
     "TeCoNeRVTrainError",
-    "TrainConfig",
-    "TrainResult",
     "init_distributed",
     "temporal_loss",
     "train",
@@ -78,7 +78,7 @@ class TeCoNeRVTrainError(InrcodecError):
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class HypernetTrainConfig:
     epochs: int = 150
     clips_per_video: int = 1
     batch: int = 32  # global: split across ranks
@@ -117,14 +117,14 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> TrainConfig:
+    def from_json(cls, data: dict) -> HypernetTrainConfig:
         data = dict(data)
         data["lr_milestones"] = tuple(data["lr_milestones"])
         return cls(**data)
 
 
 @dataclass
-class TrainResult:
+class HypernetTrainResult:
     steps: int
     seconds: float
     losses: list[tuple[int, float]]  # (step, mean training loss of the window ending there)
@@ -273,7 +273,7 @@ def train(
     preset: Preset,
     net: Hypernetwork,
     videos: Sequence[np.ndarray],
-    config: TrainConfig,
+    config: HypernetTrainConfig,
     *,
     run_dir: str | os.PathLike,
     val_videos: dict[str, np.ndarray] | None = None,
@@ -281,7 +281,7 @@ def train(
     progress: bool = True,
     callback: Callable[[int, int], None] | None = None,
     stop_at: int | None = None,
-) -> TrainResult:
+) -> HypernetTrainResult:
     """Train `net` (built from ``preset.net``, holding its initial or pre-trained weights) on
     the training `videos` (uint8 ``(T, H, W, 3)`` at ``preset.train_size``, `data.ClipCache`).
 
@@ -308,16 +308,18 @@ def train(
     path = Path(run_dir) / CHECKPOINT_NAME
     checkpoint = RunCheckpoint(path, _FORMAT, net, optimizer)
     torch.manual_seed(config.seed)  # the same on every rank (nothing random is drawn yet)
-    state = checkpoint.resume(partial(_check_resumable, path, preset, config)) if resume else None
+    state = checkpoint.resume(partial(_check_saved_run, path, preset, config)) if resume else None
     start, history, losses = 0, [], []
     if state is not None:
         history = state["history"]
         if state["finished"]:
             net.eval()
-            return TrainResult(state["step"], state["seconds"], [], history, state["digests"])
+            return HypernetTrainResult(
+                state["step"], state["seconds"], [], history, state["digests"]
+            )
         start = state["step"]
         if stop_at is not None and start >= stop_at:
-            return TrainResult(start, state["seconds"], [], history)
+            return HypernetTrainResult(start, state["seconds"], [], history)
     log = ProgressLog(total, start, config.log_every, "train teconerv", progress and rank == 0)
     run = _Run(preset, config, checkpoint, rank, world, per_epoch, total, history, val_videos, log)
     with log:
@@ -353,17 +355,17 @@ def train(
             if done == stop_at:
                 break
     if stop_at is not None and stop_at < total:
-        return TrainResult(stop_at, checkpoint.seconds(), losses, history)
+        return HypernetTrainResult(stop_at, checkpoint.seconds(), losses, history)
 
     digests = _rank_digests(net, world)
     seconds = checkpoint.seconds()
     run.save(total, True, digests)
     net.eval()
-    return TrainResult(total, seconds, losses, history, digests)
+    return HypernetTrainResult(total, seconds, losses, history, digests)
 
 
 def _samples(
-    preset: Preset, videos: Sequence[np.ndarray], config: TrainConfig
+    preset: Preset, videos: Sequence[np.ndarray], config: HypernetTrainConfig
 ) -> tuple[ClipSamples, int]:
     """The training samples and the steps of an epoch."""
     hypo = preset.net.hypo
@@ -394,8 +396,8 @@ def _step_model(net: Hypernetwork, target: str, device: torch.device, world: int
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-def _check_resumable(path: Path, preset: Preset, config: TrainConfig, state: dict) -> None:
-    saved = TrainConfig.from_json(state["config"])
+def _check_saved_run(path: Path, preset: Preset, config: HypernetTrainConfig, state: dict) -> None:
+    saved = HypernetTrainConfig.from_json(state["config"])
     free = {"device": config.device, "workers": config.workers, "log_every": config.log_every}
     if replace(saved, **free) != config or HypernetConfig.from_json(state["net"]) != preset.net:
         raise TeCoNeRVTrainError(
@@ -409,7 +411,7 @@ def _epoch_loader(
     epoch: int,
     first: int,
     per_epoch: int,
-    config: TrainConfig,
+    config: HypernetTrainConfig,
     rank: int,
     world: int,
 ) -> Iterator[torch.Tensor]:
@@ -430,7 +432,7 @@ class _Run:
     progress bar), and checkpoints with the model alone and the history beside them."""
 
     preset: Preset
-    config: TrainConfig
+    config: HypernetTrainConfig
     checkpoint: RunCheckpoint
     rank: int
     world: int
@@ -500,7 +502,7 @@ def train_corpus(
     device: str = "auto",
     batch: int | None = None,
     **options,
-) -> TrainResult | None:
+) -> HypernetTrainResult | None:
     """`inrcodec train teconerv`: find the videos, fill the frame cache, build (or load with
     `init`) the network and `train` it; under torchrun, one call per process. `export`: a
     float16 copy of the trained model (with its validation history). Returns the result on
@@ -515,7 +517,7 @@ def train_corpus(
         device = str(resolve_device(device))
         if device == "cuda" and world > 1:
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-        config = TrainConfig(batch=batch or p.batch, device=device, **options)
+        config = HypernetTrainConfig(batch=batch or p.batch, device=device, **options)
         out = Path(out)
         frames_cache = ClipCache(
             Path(cache) if cache else out.parent / "cache", p.train_size, max_frames
