@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from inrcodec.codecs.fitting import TrainConfig, VideoTarget, fit, patch_size_for
 from inrcodec.codecs.synthesis import reconstruct
+from inrcodec.codecs.training.fitting import TrainConfig, VideoTarget, fit, patch_size_for
 from inrcodec.io import read_video
 from inrcodec.nets.hinerv import HiNeRV, count_parameters, macs_per_frame, preset
 

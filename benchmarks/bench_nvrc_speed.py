@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from inrcodec.codecs.fitting import TrainConfig, VideoTarget, fit, patch_size_for
 from inrcodec.codecs.nvrc.objective import RateDistortion
 from inrcodec.codecs.nvrc.train import build
+from inrcodec.codecs.training.fitting import TrainConfig, VideoTarget, fit, patch_size_for
 from inrcodec.io import read_video
 from inrcodec.nets.hinerv import count_parameters, macs_per_frame
 from inrcodec.quant import Rounding

@@ -7,7 +7,7 @@ imports of the rest of inrcodec by room), and its longest functions and classes.
 An import is every ``import`` / ``from ... import`` statement, at module level or inside a
 function, resolved to a module of inrcodec; a room is a top-level module or package, and the
 modules and sub-packages of ``codecs/`` are rooms of their own (``codecs.nvrc``,
-``codecs.fitting``). A function's length runs from its ``def`` to its last line.
+``codecs.training.fitting``). A function's length runs from its ``def`` to its last line.
 """
 
 from __future__ import annotations

@@ -13,15 +13,16 @@ from safetensors import safe_open
 from torch.nn.utils import parametrize, prune
 
 from inrcodec import read_video
-from inrcodec.codecs.checkpoints import CHECKPOINT_NAME
-from inrcodec.codecs.fitting import (
+from inrcodec.codecs.synthesis import reconstruct
+from inrcodec.codecs.training.checkpoints import CHECKPOINT_NAME
+from inrcodec.codecs.training.fitting import (
     TrainConfig,
     VideoTarget,
     fit,
     load_checkpoint,
     patch_size_for,
 )
-from inrcodec.codecs.losses import (
+from inrcodec.codecs.training.losses import (
     distortion,
     ms_ssim,
     ms_ssim_scales,
@@ -29,7 +30,6 @@ from inrcodec.codecs.losses import (
     rgb_loss,
     yuv_loss,
 )
-from inrcodec.codecs.synthesis import reconstruct
 from inrcodec.nets.hinerv import HiNeRV, preset
 
 SAMPLE_Y4M = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from inrcodec.cli import main
-from inrcodec.codecs.fitting import VideoTarget
 from inrcodec.codecs.nvrc.objective import RateDistortion
 from inrcodec.codecs.nvrc.presets import (
     ABLATIONS,
@@ -22,6 +21,7 @@ from inrcodec.codecs.nvrc.presets import (
 )
 from inrcodec.codecs.nvrc.train import build, default_schedule, train
 from inrcodec.codecs.synthesis import reconstruct
+from inrcodec.codecs.training.fitting import VideoTarget
 from inrcodec.io import read_video
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

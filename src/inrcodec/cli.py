@@ -597,7 +597,7 @@ def run_encode(args: argparse.Namespace) -> int:
     from inrcodec.codecs.api import encode
     from inrcodec.codecs.progress import stage
     from inrcodec.codecs.registry import codec_module, file_codecs
-    from inrcodec.codecs.training import resolve_device
+    from inrcodec.codecs.training.run import resolve_device
 
     module = codec_module(args.codec)
     everyone = [o for e in file_codecs().values() for o in e.load().ENCODE_OPTIONS]

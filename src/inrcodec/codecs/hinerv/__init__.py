@@ -1,6 +1,6 @@
 """The HiNeRV codec (baseline): model compression (`compress`: pruning, Quant-Noise, per-channel
 quantisation), the bitstream and the codec (docs/hinerv-codec.md); the network is fitted by
-`inrcodec.codecs.fitting` and decoded by `inrcodec.codecs.synthesis`. Names are imported
+`inrcodec.codecs.training.fitting` and decoded by `inrcodec.codecs.synthesis`. Names are imported
 lazily, so importing this package does not pull in torch.
 """
 

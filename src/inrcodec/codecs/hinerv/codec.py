@@ -99,7 +99,7 @@ def encode(
     (NVRC eq. 11); ``train_options``: more `TrainConfig` fields (``lr``, ``patch_size``, ...).
     ``run_dir`` keeps each stage's checkpoint; with ``resume`` an interrupted encode continues.
     """
-    from ..fitting import TrainConfig, VideoTarget, fit, preset_training
+    from ..training.fitting import TrainConfig, VideoTarget, fit, preset_training
 
     check_options(preset, bits, space)
     if space == "yuv" and video.format.chroma == "rgb":

@@ -19,7 +19,7 @@ QUANT_NOISE = 0.9
 QUANT_LR_SCALE = 0.1
 #: Total steps of the three stages for the scaled-down presets when no budget is given, by
 #: `size_class`: the CPU presets get NVRC's CPU budget (the same steps, a little less time
-#: per step as there is no rate term), on whole frames (`codecs.fitting.preset_training`).
+#: per step as there is no rate term), on whole frames (`codecs.training.fitting.preset_training`).
 DEFAULT_STEPS = {"cpu": 3000, "tiny": 13}
 
 #: A rate point is the quantisation bit width (what a file may hold: `bitstream.MIN_BITS` to

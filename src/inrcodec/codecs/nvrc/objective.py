@@ -1,5 +1,5 @@
 """NVRC's training objective ``L = R + lambda D`` (Kwan et al. 2024, eq. 8) and its alternating
-schedule (Sec. 3.4), as an `inrcodec.codecs.fitting.Objective` for `fit`."""
+schedule (Sec. 3.4), as an `inrcodec.codecs.training.fitting.Objective` for `fit`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..fitting import Objective, TrainingError
+from ..training.fitting import Objective, TrainingError
 
 __all__ = ["RateDistortion"]
 

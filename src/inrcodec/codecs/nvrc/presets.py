@@ -200,7 +200,7 @@ def defaults(preset: str) -> Defaults:
     """A backbone's own defaults (`BACKBONE_DEFAULTS`), else by size class: the paper's
     settings and schedule (App. A.1, A.2) for paper presets; `SMALL_COMPRESSION`,
     `CPU_SCHEDULE` and `DEFAULT_STEPS` for the -cpu and -tiny ones."""
-    from inrcodec.codecs.fitting import preset_training
+    from inrcodec.codecs.training.fitting import preset_training
 
     backbone = backbone_of(preset)
     if backbone.name in BACKBONE_DEFAULTS:

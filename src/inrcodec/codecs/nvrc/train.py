@@ -1,6 +1,6 @@
 """Training an NVRC model end to end on ``L = R + lambda D`` (Kwan et al. 2024, Sec. 3.4, A.2):
 the stages of a `Schedule` (`presets`: the paper's, the CPU presets', a backbone's own), each
-on the shared `inrcodec.codecs.fitting.fit` loop with a `RateDistortion`.
+on the shared `inrcodec.codecs.training.fitting.fit` loop with a `RateDistortion`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from inrcodec.codecs.fitting import TrainConfig, TrainResult, VideoTarget, fit
+from inrcodec.codecs.training.fitting import TrainConfig, TrainResult, VideoTarget, fit
 from inrcodec.io import Video
 
 from .model import NVRC, CompressionConfig

@@ -22,7 +22,7 @@ split evenly across the ranks, and only rank 0 validates and writes files. At th
 rank's weight digest is gathered and rank 0 checks they agree (recorded in the final state).
 
 Files, in ``run_dir``: ``checkpoint.safetensors`` (+ ``state.json``), the resumable training
-state (`inrcodec.codecs.checkpoints`); ``model.safetensors`` + ``model.json``, the trained
+state (`inrcodec.codecs.training.checkpoints`); ``model.safetensors`` + ``model.json``, the trained
 network alone (weights and the small JSON configuration the codec loads, `save_model` /
 `load_model`); ``history.json``, the validation curve. The sample order is a pure function of
 (seed, epoch) and the RNG states are checkpointed, so a resumed run repeats the uninterrupted
@@ -50,8 +50,8 @@ from inrcodec.atomic import atomic_file
 from inrcodec.errors import InrcodecError
 from inrcodec.nets.hypernet import HypernetConfig, Hypernetwork
 
-from ..checkpoints import CHECKPOINT_NAME
-from ..training import ProgressLog, RunCheckpoint, resolve_device
+from ..training.checkpoints import CHECKPOINT_NAME
+from ..training.run import ProgressLog, RunCheckpoint, resolve_device
 from .data import ClipSamples, validation_tubelets
 from .model_file import load_model, save_model
 from .presets import Preset

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..progress import progress_bar
 from .checkpoints import resume_checkpoint, save_checkpoint
-from .progress import progress_bar
 
 __all__ = ["ProgressLog", "RunCheckpoint", "resolve_device"]
 

@@ -39,12 +39,12 @@ from torch import nn
 
 from inrcodec.errors import InrcodecError
 
-from ..io import Video, convert_video, video_to_rgb
+from ...io import Video, convert_video, video_to_rgb
+from ..synthesis import frame_batches
+from ..weights import load_weights
 from .checkpoints import CHECKPOINT_NAME, read_checkpoint
 from .losses import LOSS_SPACES, METRICS, distortion, psnr_per_frame
-from .synthesis import frame_batches
-from .training import ProgressLog, RunCheckpoint, resolve_device
-from .weights import load_weights
+from .run import ProgressLog, RunCheckpoint, resolve_device
 
 __all__ = [
     "CPU_PATCH_TARGET",

@@ -22,8 +22,8 @@ from torch import nn
 
 from inrcodec.errors import InrcodecError
 
-from ..atomic import atomic_file, write_atomic
-from .weights import load_weights, match_keys
+from ...atomic import atomic_file, write_atomic
+from ..weights import load_weights, match_keys
 
 __all__ = [
     "CHECKPOINT_NAME",
