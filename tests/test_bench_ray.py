@@ -23,6 +23,8 @@ from inrcodec.bench.ray_executor import RayExecutor, sequence_bytes, task_resour
 from inrcodec.cli import main
 from inrcodec.codecs import CODECS, CodecEntry
 
+pytestmark = pytest.mark.integration
+
 FAKE_SCRIPT = Path(__file__).with_name("fake_codec.py")
 
 

@@ -169,6 +169,7 @@ def test_entries_that_share_a_curve_are_one_curve(results, tmp_path):
     assert len([line for line in text.splitlines() if line.startswith("| finer | ")]) == 5
 
 
+@pytest.mark.integration
 def test_the_report_of_the_cpu_results_is_short_and_its_plots_follow_the_bd_rate(tmp_path):
     """None of what the report once had: codec cells of hundreds of characters (every point's
     ffmpeg arguments, raw floats, None), absolute paths, zigzagging curves of two network

@@ -217,6 +217,7 @@ def test_cli_user_errors_are_one_line_and_exit_2(sample_y4m, tmp_path, capsys):
         assert err.startswith("inrcodec: error: ") and message in err and err.count("\n") == 1
 
 
+@pytest.mark.integration
 def test_jobs_2_gives_the_same_results(clip, tmp_path):
     points = plan(parse_spec(spec_for(clip, rate_points=[3, 6, 12, 24])))
     serial, parallel = tmp_path / "serial.jsonl", tmp_path / "parallel.jsonl"
@@ -231,6 +232,7 @@ def test_jobs_2_gives_the_same_results(clip, tmp_path):
     assert measured(parallel) == measured(serial)
 
 
+@pytest.mark.integration
 def test_a_killed_run_resumes_without_redoing_finished_points(clip, tmp_path):
     results, calls = tmp_path / "results.jsonl", tmp_path / "calls.log"
     command = [
@@ -263,6 +265,7 @@ def test_a_killed_run_resumes_without_redoing_finished_points(clip, tmp_path):
     assert sorted(redone) == sorted({4, 8, 16, 32} - finished)
 
 
+@pytest.mark.integration
 def test_a_real_codec_runs_through_the_harness(sample_y4m, tmp_path):
     data = {
         "sequences": [{"path": str(sample_y4m), "frames": 4}],

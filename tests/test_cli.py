@@ -140,6 +140,7 @@ def test_running_out_of_memory_is_one_line_and_leaves_no_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["720p.y4m"]
 
 
+@pytest.mark.integration
 def test_top_level_api_is_lazy_and_complete():
     code = "import sys, inrcodec; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -150,6 +151,7 @@ def test_top_level_api_is_lazy_and_complete():
         inrcodec.no_such_name  # noqa: B018
 
 
+@pytest.mark.integration
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     example = readme.split("```python\n", 1)[1].split("```", 1)[0]
@@ -180,6 +182,7 @@ def test_convert_to_a_png_folder_picks_rgb_at_a_png_bit_depth(sample_y4m, tmp_pa
     np.testing.assert_allclose(inrcodec.video_to_rgb(frames), reference, atol=1 / 65535)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "args",
     [
@@ -209,6 +212,7 @@ def test_commands_that_need_no_network_do_not_import_torch(args, sample_y4m, tmp
 ENTRY_POINT = "import sys; from inrcodec.cli import main; sys.exit(main())"  # as pip writes it
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("delay", [0.5, 1.0, 2.0])
 def test_ctrl_c_while_starting_exits_130_without_a_traceback(delay, sample_y4m, tmp_path):
     out = tmp_path / "x.inrc"
@@ -224,6 +228,7 @@ def test_ctrl_c_while_starting_exits_130_without_a_traceback(delay, sample_y4m, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.integration
 def test_a_closed_pipe_ends_the_command_quietly(sample_y4m):
     """`inrcodec info clip | head -1`: the reader leaves early; like Unix tools, no message.
     Here the reader has left before the first write, so the write always meets a closed pipe."""

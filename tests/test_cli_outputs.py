@@ -12,6 +12,8 @@ import pytest
 
 import inrcodec
 
+pytestmark = pytest.mark.integration
+
 ENTRY_POINT = "import sys; from inrcodec.cli import main; sys.exit(main())"  # as pip writes it
 
 

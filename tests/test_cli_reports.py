@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.integration
+
 ENTRY_POINT = "import sys; from inrcodec.cli import main; sys.exit(main())"  # as pip writes it
 
 

@@ -178,6 +178,7 @@ def test_the_memory_limit_on_the_command_line(payload, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.inrc"]
 
 
+@pytest.mark.integration
 def test_a_decoder_out_of_memory_says_so_in_one_line_and_leaves_nothing(payload, tmp_path):
     source, out = tmp_path / "4k.inrc", tmp_path / "out.y4m"
     source.write_bytes(the_same_network(payload, 4, 2160, 3840))  # about 1 GB per frame
@@ -208,6 +209,7 @@ def test_decode_bounds_the_video_it_collects_and_points_to_decode_frames(payload
 INTERRUPTIBLE = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("stop", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_decode_stopped_by_a_signal_leaves_nothing_behind(stop, status, payload, tmp_path):
     source, out = tmp_path / "long.inrc", tmp_path / "out.y4m"

@@ -28,6 +28,8 @@ from inrcodec.coding.tables import TABLE_VERSION
 from inrcodec.coding.varint import ByteReader, encode_svarint, encode_uvarint
 from limited import run_limited
 
+pytestmark = pytest.mark.integration
+
 DATA = Path(__file__).parent / "data" / "format_v2"
 
 

@@ -20,7 +20,7 @@ from inrcodec.coding import BitstreamError, Container, encode_quantized
 from inrcodec.coding.varint import ByteReader
 from test_decoder_bounds import constant_tensors, golden
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

@@ -25,6 +25,8 @@ from inrcodec.coding import BitstreamError, Container
 from inrcodec.io import convert_video
 from inrcodec.nets.hinerv import HiNeRV, preset
 
+pytestmark = pytest.mark.integration
+
 TINY = dict(steps=3, progress=False, device="cpu")
 
 

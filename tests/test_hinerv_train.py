@@ -36,7 +36,7 @@ SAMPLE_Y4M = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144
 FRAMES = 4
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from inrcodec.coding.fields import Table, UInt
 from inrcodec.metrics import compare
 from inrcodec.nets.representation import Representation
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
 
 TOY_TAG = 1000  # a model-section tag no real backbone uses
 GAIN = 10.0  # so that a hundred small Adam steps visibly fit the clip

@@ -47,7 +47,7 @@ from inrcodec.coding import BitstreamError, CodecId, Container, VideoHeader
 from inrcodec.coding.varint import ByteReader
 from inrcodec.metrics import compare
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
 
 FRAMES = 4
 SETTINGS = dict(steps=20, device="cpu", progress=False)

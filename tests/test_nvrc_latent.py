@@ -16,7 +16,7 @@ from inrcodec.codecs.nvrc.backbones import LATENT
 from inrcodec.codecs.nvrc.bitstream import GRIDS_TAG, model_fields, part_bytes, read_payload
 from inrcodec.coding import BitstreamError, Container
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
 
 FRAMES = 6
 

@@ -24,7 +24,7 @@ from inrcodec.codecs.synthesis import reconstruct
 from inrcodec.codecs.training.fitting import VideoTarget
 from inrcodec.io import read_video
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")

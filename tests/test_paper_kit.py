@@ -16,6 +16,8 @@ from inrcodec.bench.ray_executor import RayExecutor
 from inrcodec.codecs.nvrc.presets import PAPER_RATE_POINTS
 from inrcodec.codecs.teconerv.model_file import PACKAGED_MODELS
 
+pytestmark = pytest.mark.integration
+
 KIT = Path(__file__).resolve().parents[1] / "benchmarks" / "paper"
 SPECS = sorted(KIT.glob("*.yaml"))
 UVG = ["Beauty", "Bosphorus", "HoneyBee", "Jockey", "ReadySetGo", "ShakeNDry", "YachtRide"]

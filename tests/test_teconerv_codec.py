@@ -40,7 +40,7 @@ from inrcodec.metrics import compare
 from inrcodec.nets.hypernet import Hypernetwork
 from inrcodec.quant.uniform import dequantize_uniform
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
 
 MODELS = model_file.PACKAGED_MODELS
 DEFAULT = MODELS / "teconerv-cpu.safetensors"

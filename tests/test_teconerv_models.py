@@ -25,7 +25,7 @@ from inrcodec.nets.hypernet import Hypernetwork
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_Y4M = REPO / "samples" / "carphone_176x144_32f.y4m"
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")

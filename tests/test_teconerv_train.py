@@ -31,7 +31,7 @@ from inrcodec.nets.hypernet import Hypernetwork
 SAMPLE_Y4M = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 TINY = preset("teconerv-tiny")
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
