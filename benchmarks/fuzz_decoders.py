@@ -43,7 +43,7 @@ torch's failed allocation, under the limits: a decoder allocates in proportion t
 or to what the limits it checked allow, and these files are a few kilobytes) and *crash* (the
 worker died).
 
-The default suite runs a short run (tests/test_fuzz_decoders.py); the issue's closing run is
+The default suite runs a short run (tests/codecs/test_fuzz_decoders.py); the issue's closing run is
 ``--cases 30000``.
 """
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from inrcodec.codecs.registry import file_codecs
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 from code_structure import SRC, dotted, imports, room  # noqa: E402
 
 #: Each room of the package and the rooms it may import (docs/design.md, "Dependency rules").

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from inrcodec.codecs.api import decode
 from inrcodec.io import read_video
 
-REPO = Path(__file__).resolve().parents[1]
 MODELS = ("nerv-enc-cpu", "patch-tubelet-cpu", "patch-tubelet-cpu-small", "teconerv-cpu",
           "teconerv-cpu-small")  # fmt: skip
 

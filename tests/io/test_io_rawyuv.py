@@ -1,19 +1,17 @@
 """Raw .yuv files: file-name parsing, round trips, memory mapping, errors."""
 
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
+from conftest import SAMPLE_Y4M
 from inrcodec.io import VideoFormatError, read_video, rgb_to_video, video_to_rgb, write_video
 from inrcodec.io.rawyuv import parse_yuv_name
-
-SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 
 
 def real_clip(chroma="420", bit_depth=8, frames=3):
     """Frames of the sample clip; other formats by colour conversion, so low bits are real."""
-    video = read_video(SAMPLE, frames=frames)
+    video = read_video(SAMPLE_Y4M, frames=frames)
     target = video.format.with_(chroma=chroma, bit_depth=bit_depth, chroma_siting="left")
     return video if target == video.format else rgb_to_video(video_to_rgb(video), target)
 

@@ -8,12 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import inrcodec
+from conftest import REPO
 from inrcodec.cli import main
 from limited import run_limited
 
@@ -153,9 +153,9 @@ def test_top_level_api_is_lazy_and_complete():
 
 @pytest.mark.integration
 def test_readme_python_example_runs(tmp_path, monkeypatch):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     example = readme.split("```python\n", 1)[1].split("```", 1)[0]
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    monkeypatch.chdir(REPO)
     monkeypatch.setattr("builtins.print", lambda *a, **k: None)
     example = example.replace('"first8.y4m"', repr(str(tmp_path / "first8.y4m")))
     example = example.replace('"clip.inrc"', repr(str(tmp_path / "clip.inrc")))

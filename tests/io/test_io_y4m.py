@@ -8,6 +8,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from conftest import SAMPLE_Y4M
 from inrcodec.io import (
     Video,
     VideoFormatError,
@@ -18,13 +19,12 @@ from inrcodec.io import (
 )
 from inrcodec.io.y4m import format_header
 
-SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def real_clip(chroma="420", bit_depth=8, frames=3, **format_changes) -> Video:
     """Frames of the sample clip; other formats by colour conversion, so low bits are real."""
-    video = read_video(SAMPLE, frames=frames)
+    video = read_video(SAMPLE_Y4M, frames=frames)
     target = video.format.with_(chroma=chroma, bit_depth=bit_depth, **format_changes)
     return video if target == video.format else rgb_to_video(video_to_rgb(video), target)
 
@@ -80,10 +80,10 @@ def test_writer_uses_standard_tags(tmp_path):
 
 
 def test_sample_matches_ffmpeg_decode():
-    video = read_video(SAMPLE)
+    video = read_video(SAMPLE_Y4M)
     assert video.num_frames == 32 and video.format.fps == Fraction(30000, 1001)
     assert video.format.chroma_siting == "left"  # C420mpeg2
-    assert raw_bytes(video) == ffmpeg_raw(SAMPLE, "yuv420p")
+    assert raw_bytes(video) == ffmpeg_raw(SAMPLE_Y4M, "yuv420p")
 
 
 @pytest.mark.parametrize("pix_fmt", ["yuv420p10le", "yuv444p12le"])
@@ -96,7 +96,7 @@ def test_ffmpeg_reads_what_we_write(tmp_path, pix_fmt):
 def test_reads_ffmpeg_full_range_and_10_bit_output(tmp_path):
     path = tmp_path / "ffmpeg.y4m"
     options = ["-frames:v", "2", "-pix_fmt", "yuv420p10le", "-color_range", "pc", "-strict", "-1"]
-    subprocess.run([FFMPEG, "-v", "error", "-i", str(SAMPLE), *options, str(path)], check=True)
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(SAMPLE_Y4M), *options, str(path)], check=True)
     video = read_video(path)
     assert (video.format.bit_depth, video.format.range) == (10, "full")
     assert raw_bytes(video) == ffmpeg_raw(path, "yuv420p10le")
@@ -163,18 +163,18 @@ def test_frame_headers_of_varying_length(tmp_path):
 
 
 def test_frame_range(tmp_path):
-    video = read_video(SAMPLE, start=5, frames=4)
-    assert video == read_video(SAMPLE)[5:9]
-    assert read_video(SAMPLE, start=30) == read_video(SAMPLE)[30:]
+    video = read_video(SAMPLE_Y4M, start=5, frames=4)
+    assert video == read_video(SAMPLE_Y4M)[5:9]
+    assert read_video(SAMPLE_Y4M, start=30) == read_video(SAMPLE_Y4M)[30:]
     with pytest.raises(VideoFormatError, match="has 32 frames"):
-        read_video(SAMPLE, start=30, frames=3)
+        read_video(SAMPLE_Y4M, start=30, frames=3)
     with pytest.raises(VideoFormatError, match="has 32 frames"):
-        read_video(SAMPLE, start=32)
+        read_video(SAMPLE_Y4M, start=32)
 
 
 def test_truncated_file_is_an_error(tmp_path):
     path = tmp_path / "cut.y4m"
-    path.write_bytes(SAMPLE.read_bytes()[:-100])
+    path.write_bytes(SAMPLE_Y4M.read_bytes()[:-100])
     with pytest.raises(VideoFormatError, match="truncated.*first 31 frames are complete"):
         read_video(path)
 
@@ -210,7 +210,7 @@ def test_rgb_video_cannot_be_written_as_y4m(tmp_path):
 
 
 def test_pixel_aspect_ratio_survives_a_round_trip(tmp_path):
-    video = read_video(SAMPLE, frames=2)
+    video = read_video(SAMPLE_Y4M, frames=2)
     assert video.format.pixel_aspect == Fraction(128, 117)  # the sample's A128:117
     write_video(video, tmp_path / "clip.y4m")
     assert b" A128:117 " in (tmp_path / "clip.y4m").read_bytes()[:100]
@@ -228,7 +228,7 @@ def test_grey_y4m_reads_as_420_with_neutral_chroma(tmp_path, pix_fmt, tag, bit_d
     """As a grey mp4 is read (ffmpeg decodes grey H.264 as 4:2:0 with neutral chroma)."""
     grey = tmp_path / "grey.y4m"
     subprocess.run(
-        [FFMPEG, "-v", "error", "-i", str(SAMPLE), "-frames:v", "3", "-pix_fmt", pix_fmt,
+        [FFMPEG, "-v", "error", "-i", str(SAMPLE_Y4M), "-frames:v", "3", "-pix_fmt", pix_fmt,
          "-strict", "-1", str(grey)],
         check=True,
     )  # fmt: skip

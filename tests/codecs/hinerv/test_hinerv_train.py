@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import pytorch_msssim
@@ -12,6 +11,7 @@ import torch
 from safetensors import safe_open
 from torch.nn.utils import parametrize, prune
 
+from conftest import SAMPLE_Y4M
 from inrcodec import read_video
 from inrcodec.codecs.synthesis import reconstruct
 from inrcodec.codecs.training.checkpoints import CHECKPOINT_NAME
@@ -32,7 +32,6 @@ from inrcodec.codecs.training.losses import (
 )
 from inrcodec.nets.hinerv import HiNeRV, preset
 
-SAMPLE_Y4M = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 FRAMES = 4
 
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 import inrcodec
+from conftest import REPO
 from inrcodec.codecs.hinerv import bitstream as hinerv
 from inrcodec.codecs.network_section import network_values
 from inrcodec.codecs.nvrc import bitstream as nvrc
@@ -34,7 +34,7 @@ from inrcodec.nets.hinerv import preset
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-DATA = Path(__file__).parent / "data" / "format_v2"
+DATA = REPO / "tests" / "data" / "format_v2"
 HEADER = VideoHeader(width=48, height=32, frame_count=4, fps_num=25)
 INFO = json.loads((DATA / "info.json").read_text())
 

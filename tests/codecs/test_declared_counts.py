@@ -6,10 +6,9 @@ silently (the same changes made to its golden files)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from conftest import REPO
 from inrcodec.codecs.hinerv import bitstream as hinerv
 from inrcodec.codecs.nvrc import bitstream as nvrc
 from inrcodec.codecs.nvrc.backbones import HINERV
@@ -18,7 +17,7 @@ from inrcodec.coding import BitstreamError, Container
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-DATA = Path(__file__).parent / "data" / "format_v2"
+DATA = REPO / "tests" / "data" / "format_v2"
 
 
 def with_first_section_field(codec: str, fields, name: str, value) -> bytes:

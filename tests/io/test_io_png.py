@@ -8,13 +8,12 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from conftest import SAMPLE_Y4M
 from inrcodec.io import VideoFormatError, convert_video, read_video, write_video
-
-SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 
 
 def rgb_clip(bit_depth, frames=3):
-    return convert_video(read_video(SAMPLE, frames=frames), chroma="rgb", bit_depth=bit_depth)
+    return convert_video(read_video(SAMPLE_Y4M, frames=frames), chroma="rgb", bit_depth=bit_depth)
 
 
 def write_png(path: Path, samples: np.ndarray, pixel_format: str) -> None:
@@ -94,7 +93,7 @@ def test_empty_folder_and_broken_file(tmp_path):
 
 @pytest.mark.parametrize("changes", [dict(), dict(bit_depth=10)])
 def test_only_8_or_16_bit_rgb_is_written(tmp_path, changes):
-    video = read_video(SAMPLE, frames=1)
+    video = read_video(SAMPLE_Y4M, frames=1)
     video = convert_video(video, chroma="rgb", **changes) if changes else video
     with pytest.raises(VideoFormatError, match="8- or 16-bit RGB"):
         write_video(video, tmp_path / "frames")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import SAMPLE_Y4M
 from inrcodec.cli import main
 from inrcodec.codecs.teconerv.data import ClipCache
 from inrcodec.codecs.teconerv.model_file import load_model, save_model
@@ -28,7 +29,6 @@ from inrcodec.codecs.teconerv.train import (
 from inrcodec.io import convert_video, read_video, write_video
 from inrcodec.nets.hypernet import Hypernetwork
 
-SAMPLE_Y4M = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 TINY = preset("teconerv-tiny")
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from conftest import REPO
 from inrcodec.bench import BDRateError, bd_rate, bd_rate_table
 from inrcodec.bench.bdrate import MIN_POINTS
 
@@ -100,7 +99,7 @@ def test_our_bd_rates_are_those_of_the_bjontegaard_package(method, metric):
     from inrcodec.bench import read_results
     from inrcodec.bench.results import curve_points
 
-    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_rd.jsonl"
+    results = REPO / "benchmarks" / "results" / "cpu_rd.jsonl"
     curves = curve_points(read_results(results), metric)
     compared = 0
     for (curve, sequence), points in curves.items():

@@ -12,11 +12,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import ray
 
+from conftest import REPO
 from fake_codec import write_small_clip
 from inrcodec.bench import parse_spec, plan, point_key, read_results, run_points, write_report
 from inrcodec.bench.ray_executor import RayExecutor, sequence_bytes, task_resources
@@ -25,7 +25,7 @@ from inrcodec.codecs import CODECS, CodecEntry
 
 pytestmark = pytest.mark.integration
 
-FAKE_SCRIPT = Path(__file__).with_name("fake_codec.py")
+FAKE_SCRIPT = REPO / "tests" / "fake_codec.py"
 
 
 @pytest.fixture(autouse=True)

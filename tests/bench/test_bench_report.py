@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from fake_codec import write_small_clip
 from inrcodec.bench import (
     ReportError,
@@ -84,7 +84,7 @@ def test_report_from_the_cli_with_default_anchor_and_errors(results, tmp_path, c
 def test_the_anchor_is_the_x265_curve_by_default_and_found_by_codec_or_label(tmp_path):
     """The committed CPU results label their x265 curve x265-veryslow (the report once
     fell back to the alphabetically first curve, hinerv)."""
-    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_rd.jsonl"
+    results = REPO / "benchmarks" / "results" / "cpu_rd.jsonl"
     for anchor in (None, "x265", "x265-veryslow"):
         out = tmp_path / str(anchor)
         args = ["bench", "report", str(results), "-o", str(out)]
@@ -178,7 +178,7 @@ def test_the_report_of_the_cpu_results_is_short_and_its_plots_follow_the_bd_rate
     from inrcodec.bench.plots import rd_figure
     from inrcodec.bench.results import pareto_front
 
-    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu_rd.jsonl"
+    results = REPO / "benchmarks" / "results" / "cpu_rd.jsonl"
     text = write_report(results, tmp_path / "report", log_rate=True).read_text()
     setup = text.split("### Codecs", 1)[1].split("## BD-rate", 1)[0]
     rows = [line for line in setup.splitlines() if line.startswith("| ")]

@@ -12,17 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_decoder_bounds import constant_tensors, golden
 
+from conftest import REPO
 from inrcodec.codecs import api
 from inrcodec.codecs.api import DecoderMemoryError
 from inrcodec.codecs.registry import file_codecs
 from inrcodec.coding import BitstreamError, Container, encode_quantized
 from inrcodec.coding.varint import ByteReader
-from test_decoder_bounds import constant_tensors, golden
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = REPO / "benchmarks"
 
 
 @pytest.fixture(scope="module")

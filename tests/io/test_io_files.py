@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import inrcodec.io.files
+from conftest import SAMPLE_Y4M
 from inrcodec.io import (
     VideoChunks,
     VideoFormat,
@@ -17,8 +18,6 @@ from inrcodec.io import (
     write_video,
 )
 from inrcodec.io.y4m import format_header
-
-SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 
 
 def resident_bytes() -> int:
@@ -57,7 +56,7 @@ def test_large_y4m_is_read_lazily(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".y4m", ".yuv"])
 def test_ten_bit_planes_are_mapped(tmp_path, suffix):
-    video = convert_video(read_video(SAMPLE, frames=2), bit_depth=10)
+    video = convert_video(read_video(SAMPLE_Y4M, frames=2), bit_depth=10)
     path = tmp_path / f"clip_176x144_10bit{suffix}"
     write_video(video, path)
     read = read_video(path, fps=video.format.fps)
@@ -71,31 +70,32 @@ def test_missing_and_unknown(tmp_path):
     with pytest.raises(VideoFormatError, match="unknown kind of video"):
         read_video(tmp_path / "clip.gif")
     with pytest.raises(VideoFormatError, match="unknown kind of video"):
-        write_video(read_video(SAMPLE, frames=1), tmp_path / "clip.gif")
+        write_video(read_video(SAMPLE_Y4M, frames=1), tmp_path / "clip.gif")
 
 
 def test_stated_format_must_match_the_file():
     with pytest.raises(VideoFormatError, match=r"expected size \(352, 288\)"):
-        read_video(SAMPLE, size="352x288")
+        read_video(SAMPLE_Y4M, size="352x288")
     with pytest.raises(VideoFormatError, match="expected bit_depth 10"):
-        read_video(SAMPLE, bit_depth=10)
-    assert read_video(SAMPLE, frames=1, size=(176, 144), chroma="420", bit_depth=8).num_frames == 1
+        read_video(SAMPLE_Y4M, bit_depth=10)
+    video = read_video(SAMPLE_Y4M, frames=1, size=(176, 144), chroma="420", bit_depth=8)
+    assert video.num_frames == 1
 
 
 def test_fps_replaces_the_files_rate():
-    assert read_video(SAMPLE, frames=1, fps="24000/1001").format.fps == Fraction(24000, 1001)
-    assert read_video(SAMPLE, frames=1, fps=29.97).format.fps == Fraction(30000, 1001)
+    assert read_video(SAMPLE_Y4M, frames=1, fps="24000/1001").format.fps == Fraction(24000, 1001)
+    assert read_video(SAMPLE_Y4M, frames=1, fps=29.97).format.fps == Fraction(30000, 1001)
 
 
 def test_bad_frame_requests():
     for start, frames in [(-1, None), (0, 0), (1.5, None), (0, 2.0)]:
         with pytest.raises(VideoFormatError, match="start must be|frames must be"):
-            read_video(SAMPLE, start=start, frames=frames)
+            read_video(SAMPLE_Y4M, start=start, frames=frames)
 
 
 def test_failing_write_leaves_no_file(tmp_path):
     """The last frame has a value too large for 10 bit: the write fails after most frames."""
-    video = convert_video(read_video(SAMPLE, frames=3), bit_depth=10).load()
+    video = convert_video(read_video(SAMPLE_Y4M, frames=3), bit_depth=10).load()
     video.planes[0][2, 0, 0] = 1024
     for name in ["clip.y4m", "clip_176x144_10bit.yuv"]:
         with pytest.raises(VideoFormatError, match="frame 2 has the value 1024"):
@@ -112,7 +112,7 @@ def chunks_of(video, sizes):
 
 @pytest.mark.parametrize("name", ["clip.y4m", "clip_176x144_10bit.yuv", "frames"])
 def test_chunks_are_written_as_the_whole_video(tmp_path, name):
-    video = convert_video(read_video(SAMPLE, frames=5), bit_depth=10).load()
+    video = convert_video(read_video(SAMPLE_Y4M, frames=5), bit_depth=10).load()
     if name == "frames":
         video = convert_video(video, chroma="rgb", bit_depth=16)
     write_video(video, tmp_path / "whole" / name)
@@ -123,7 +123,7 @@ def test_chunks_are_written_as_the_whole_video(tmp_path, name):
 
 
 def test_each_chunk_is_on_disk_before_the_next_is_made(tmp_path):
-    video = read_video(SAMPLE, frames=4).load()
+    video = read_video(SAMPLE_Y4M, frames=4).load()
     header, frame = len(format_header(video.format)), 6 + video.format.frame_bytes
     written = []  # frames in the temporary file as each chunk is asked for (writes are buffered)
 
@@ -140,7 +140,7 @@ def test_each_chunk_is_on_disk_before_the_next_is_made(tmp_path):
 
 @pytest.mark.parametrize("name", ["clip.y4m", "clip_176x144.yuv", "frames"])
 def test_chunks_that_fail_or_do_not_add_up_leave_nothing(tmp_path, name):
-    video = read_video(SAMPLE, frames=3).load()
+    video = read_video(SAMPLE_Y4M, frames=3).load()
     if name == "frames":
         video = convert_video(video, chroma="rgb")
 
@@ -158,7 +158,7 @@ def test_chunks_that_fail_or_do_not_add_up_leave_nothing(tmp_path, name):
 
 
 def test_collected_chunks_are_the_video():
-    video = read_video(SAMPLE, frames=5).load()
+    video = read_video(SAMPLE_Y4M, frames=5).load()
     assert chunks_of(video, [1, 3, 1]).collect() == video
     other = convert_video(video[0:1], chroma="444")
     with pytest.raises(VideoFormatError, match="a chunk of 176x144, 1 frames"):
@@ -166,9 +166,9 @@ def test_collected_chunks_are_the_video():
 
 
 def test_failing_write_keeps_the_existing_file(tmp_path):
-    write_video(read_video(SAMPLE, frames=2), tmp_path / "clip.y4m")
+    write_video(read_video(SAMPLE_Y4M, frames=2), tmp_path / "clip.y4m")
     before = (tmp_path / "clip.y4m").read_bytes()
-    broken = convert_video(read_video(SAMPLE, frames=2), bit_depth=10).load()
+    broken = convert_video(read_video(SAMPLE_Y4M, frames=2), bit_depth=10).load()
     broken.planes[2][1, 0, 0] = 4000
     with pytest.raises(VideoFormatError):
         write_video(broken, tmp_path / "clip.y4m")
@@ -178,7 +178,7 @@ def test_failing_write_keeps_the_existing_file(tmp_path):
 
 def test_failing_folder_write_keeps_the_existing_frames(tmp_path, monkeypatch):
     frames = tmp_path / "frames"
-    video = convert_video(read_video(SAMPLE, frames=3), chroma="rgb")
+    video = convert_video(read_video(SAMPLE_Y4M, frames=3), chroma="rgb")
     write_video(video, frames)
     before = {p.name: p.read_bytes() for p in frames.iterdir()}
 
@@ -194,7 +194,7 @@ def test_failing_folder_write_keeps_the_existing_frames(tmp_path, monkeypatch):
 
 
 def test_rewriting_a_frame_folder_drops_stale_frames(tmp_path):
-    video = convert_video(read_video(SAMPLE, frames=3), chroma="rgb")
+    video = convert_video(read_video(SAMPLE_Y4M, frames=3), chroma="rgb")
     write_video(video, tmp_path / "frames")
     write_video(video[:1], tmp_path / "frames")
     assert [p.name for p in (tmp_path / "frames").iterdir()] == ["frame_00000.png"]
@@ -204,7 +204,7 @@ def test_rewriting_a_frame_folder_drops_stale_frames(tmp_path):
 def test_a_folder_with_other_files_is_not_replaced(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("precious")
-    video = convert_video(read_video(SAMPLE, frames=1), chroma="rgb")
+    video = convert_video(read_video(SAMPLE_Y4M, frames=1), chroma="rgb")
     with pytest.raises(FileExistsError, match="refusing to replace"):
         write_video(video, tmp_path / "mine")
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"

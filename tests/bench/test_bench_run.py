@@ -12,11 +12,11 @@ import subprocess
 import sys
 import time
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import REPO
 from fake_codec import write_small_clip
 from inrcodec.bench import (
     SpecError,
@@ -31,7 +31,7 @@ from inrcodec.cli import main
 from inrcodec.codecs import CODECS, CodecEntry, CodecError
 from inrcodec.io import read_video
 
-FAKE_SCRIPT = Path(__file__).with_name("fake_codec.py")
+FAKE_SCRIPT = REPO / "tests" / "fake_codec.py"
 
 RECORD_FIELDS = {
     "codec", "label", "curve", "options", "settings", "rate_parameter", "rate_point", "sequence",

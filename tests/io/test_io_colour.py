@@ -1,14 +1,13 @@
 """Colour conversion against the published formulas, chroma resampling, `convert_video`."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import SAMPLE_Y4M
 from inrcodec.io import Video, VideoFormat, convert_video, read_video, rgb_to_video, video_to_rgb
 from inrcodec.io.chroma import downsample_chroma, upsample_chroma
 
-SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 #: (Kr, Kb) as published in ITU-R BT.601-7 and BT.709-6.
 PUBLISHED = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}
 BARS = np.array(  # white, black, red, green, blue, yellow, cyan, magenta, grey
@@ -102,7 +101,7 @@ def test_colour_bars_match_the_published_formulas(matrix, full_range, n):
 @pytest.mark.parametrize("matrix", ["bt601", "bt709"])
 @pytest.mark.parametrize("full_range", [False, True])
 def test_real_video_to_rgb_matches_the_textbook_inverse(matrix, full_range):
-    video = convert_video(read_video(SAMPLE, frames=2), chroma="444")
+    video = convert_video(read_video(SAMPLE_Y4M, frames=2), chroma="444")
     video = Video(
         video.planes, video.format.with_(matrix=matrix, range="full" if full_range else "limited")
     )
@@ -111,7 +110,7 @@ def test_real_video_to_rgb_matches_the_textbook_inverse(matrix, full_range):
 
 
 def test_matrix_override_and_frame_ranges():
-    video = read_video(SAMPLE, frames=6)
+    video = read_video(SAMPLE_Y4M, frames=6)
     assert video_to_rgb(video).dtype == np.float32
     assert np.array_equal(video_to_rgb(video, slice(2, 5)), video_to_rgb(video)[2:5])
     tagged_709 = Video(video.planes, video.format.with_(matrix="bt709"))
@@ -121,7 +120,7 @@ def test_matrix_override_and_frame_ranges():
 
 @pytest.mark.parametrize("n", [8, 10, 16])
 def test_rgb_yuv444_rgb_within_quantisation(n):
-    rgb = video_to_rgb(read_video(SAMPLE, frames=2))
+    rgb = video_to_rgb(read_video(SAMPLE_Y4M, frames=2))
     fmt = VideoFormat(176, 144, "444", n, matrix="bt709")
     error = np.abs(video_to_rgb(rgb_to_video(rgb, fmt)) - rgb).max()
     # Half a code step in each of Y', Cb, Cr moves R', G', B' by at most 0.5/219 + 1/224.
@@ -157,7 +156,7 @@ def test_ramps_are_sampled_at_the_siting(siting, horizontal_phase, vertical_phas
 @pytest.mark.parametrize("siting", ["left", "center", "topleft"])
 def test_down_after_up_is_the_1_6_1_filter(siting):
     """What the filters guarantee on any content: down(up(c)) = c * [1, 6, 1] / 8 per axis."""
-    chroma = read_video(SAMPLE, frames=2).planes[1].astype(np.float64)
+    chroma = read_video(SAMPLE_Y4M, frames=2).planes[1].astype(np.float64)
     smoothed = (chroma[:, :, :-2] + 6 * chroma[:, :, 1:-1] + chroma[:, :, 2:]) / 8
     smoothed = (smoothed[:, :-2] + 6 * smoothed[:, 1:-1] + smoothed[:, 2:]) / 8
     round_trip = downsample_chroma(upsample_chroma(chroma, siting), siting)
@@ -165,7 +164,7 @@ def test_down_after_up_is_the_1_6_1_filter(siting):
 
 
 def test_convert_420_444_420_on_real_chroma():
-    video = read_video(SAMPLE, frames=4)
+    video = read_video(SAMPLE_Y4M, frames=4)
     back = convert_video(convert_video(video, chroma="444"), chroma="420")
     assert np.array_equal(back.planes[0], video.planes[0])
     error = np.abs(back.planes[1].astype(int) - video.planes[1])
@@ -174,7 +173,7 @@ def test_convert_420_444_420_on_real_chroma():
 
 
 def test_convert_bit_depth():
-    video = read_video(SAMPLE, frames=2)
+    video = read_video(SAMPLE_Y4M, frames=2)
     ten = convert_video(video, bit_depth=10)
     assert ten.format.bit_depth == 10 and np.array_equal(
         ten.planes[2], video.planes[2].astype(np.uint16) << 2
@@ -186,7 +185,7 @@ def test_convert_bit_depth():
 
 
 def test_convert_through_rgb():
-    video = read_video(SAMPLE, frames=2)
+    video = read_video(SAMPLE_Y4M, frames=2)
     rgb = convert_video(video, chroma="rgb")
     assert rgb.format.chroma == "rgb" and np.array_equal(
         rgb.frames(), np.floor(video_to_rgb(video) * 255 + 0.5)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import REPO
 from fake_codec import write_small_clip
 from inrcodec.bench import load_spec, parse_spec, plan, read_results, run_points, write_report
 from inrcodec.bench.ray_executor import RayExecutor
@@ -18,7 +19,7 @@ from inrcodec.codecs.teconerv.model_file import PACKAGED_MODELS
 
 pytestmark = pytest.mark.integration
 
-KIT = Path(__file__).resolve().parents[1] / "benchmarks" / "paper"
+KIT = REPO / "benchmarks" / "paper"
 SPECS = sorted(KIT.glob("*.yaml"))
 UVG = ["Beauty", "Bosphorus", "HoneyBee", "Jockey", "ReadySetGo", "ShakeNDry", "YachtRide"]
 #: The report anchor of each spec in docs/paper-kit.md, and the curves its tables compare.

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SAMPLE_Y4M
 from inrcodec.io.colour import video_to_rgb
 from inrcodec.io.video import Video, VideoFormat
 from inrcodec.metrics import compare, ms_ssim, psnr, ssim
 
 pytestmark = pytest.mark.integration
 
-SAMPLE_Y4M = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 PIX_FMTS = {8: "yuv420p", 10: "yuv420p10le"}
 
 

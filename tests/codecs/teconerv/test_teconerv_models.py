@@ -5,12 +5,12 @@ docs/teconerv.md reports (margins measured there on more clips)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import REPO
 from inrcodec.codecs.teconerv.data import ClipCache
 from inrcodec.codecs.teconerv.model_file import (
     PACKAGED_MODELS,
@@ -22,7 +22,6 @@ from inrcodec.codecs.teconerv.presets import preset
 from inrcodec.codecs.teconerv.train import temporal_loss, validate
 from inrcodec.nets.hypernet import Hypernetwork
 
-REPO = Path(__file__).resolve().parents[1]
 SAMPLE_Y4M = REPO / "samples" / "carphone_176x144_32f.y4m"
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]

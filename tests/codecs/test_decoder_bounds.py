@@ -8,12 +8,12 @@ from __future__ import annotations
 import tracemalloc
 import zlib
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import inrcodec
+from conftest import REPO
 from inrcodec.codecs.hinerv import bitstream as hinerv
 from inrcodec.codecs.nvrc import bitstream as nvrc
 from inrcodec.codecs.nvrc.backbones import HINERV
@@ -30,7 +30,7 @@ from limited import run_limited
 
 pytestmark = pytest.mark.integration
 
-DATA = Path(__file__).parent / "data" / "format_v2"
+DATA = REPO / "tests" / "data" / "format_v2"
 
 
 def golden(codec: str) -> bytes:
