@@ -235,8 +235,12 @@ def test_checkpoints_are_safetensors_and_json_only(target, tmp_path):
     files = sorted(p.name for p in (tmp_path / "quant").iterdir())
     assert files == [CHECKPOINT_NAME, "state.json"]  # no temporary files left behind
     ckpt = tmp_path / "quant" / CHECKPOINT_NAME
-    for path in (ckpt, tmp_path / "quant" / "state.json"):
-        assert not path.read_bytes().startswith(b"\x80")  # no pickle protocol header
+    # No pickle: safetensors, the JSON header's length (8 bytes) then the header (a first byte
+    # of 0x80, pickle's, is also the low byte of some header lengths, so it proves nothing).
+    data = ckpt.read_bytes()
+    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+    assert "__metadata__" in header
+    assert (tmp_path / "quant" / "state.json").read_text().startswith("{")
     state = json.loads((tmp_path / "quant" / "state.json").read_text())
     assert state["finished"] and state["step"] == 4 and state["stage"] == "quant"
     with safe_open(str(ckpt), framework="pt") as f:
