@@ -558,7 +558,7 @@ def check_video_destination(path: Path, fmt, flag: str = "-o") -> None:
 
 def check_bitstream_destination(path: Path) -> None:
     """`check_output` for an encode's bitstream, which must not be named like a video."""
-    from inrcodec.io.container import SUFFIXES
+    from inrcodec.io.media import SUFFIXES
 
     if path.suffix.lower() in (".y4m", ".yuv", ".png", *SUFFIXES):
         raise UserError(

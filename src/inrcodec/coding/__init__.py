@@ -4,6 +4,7 @@ coding and determinism").
 Spec of every byte: docs/bitstream.md. Nothing here imports from the rest of inrcodec.
 """
 
+from .code_length import histogram_information_content, information_content
 from .container import (
     FORMAT_VERSION,
     MAGIC,
@@ -20,7 +21,6 @@ from .entropy import (
     encode_quantized,
 )
 from .errors import BitstreamError
-from .rate import histogram_information_content, information_content
 from .smallest import ENTROPY_MODELS, decode_smallest, encode_smallest, smallest_model
 from .tables import (
     TABLE_VERSION,

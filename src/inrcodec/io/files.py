@@ -22,8 +22,8 @@ from pathlib import Path
 
 from inrcodec.atomic import atomic_file, atomic_folder, check_replaceable
 
-from .container import SUFFIXES as CONTAINER_SUFFIXES
-from .container import read_media_container
+from .media import SUFFIXES as CONTAINER_SUFFIXES
+from .media import read_media_container
 from .png_folder import read_png_folder, write_png_folder
 from .rawyuv import check_raw_name, parse_frame_rate, parse_size, raw_format, read_yuv, write_yuv
 from .video import Video, VideoChunks, VideoFormat, VideoFormatError

@@ -30,7 +30,7 @@ import torch
 from inrcodec.atomic import atomic_file
 from inrcodec.errors import InrcodecError
 from inrcodec.io import read_video, video_to_rgb
-from inrcodec.io.container import SUFFIXES as CONTAINER_SUFFIXES
+from inrcodec.io.media import SUFFIXES as CONTAINER_SUFFIXES
 
 from ..progress import progress_bar
 from .resize import resize_and_crop
