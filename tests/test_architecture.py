@@ -9,11 +9,8 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from code_structure import SRC, dotted, imports, room
 from inrcodec.codecs.registry import file_codecs
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-from code_structure import SRC, dotted, imports, room  # noqa: E402
 
 #: Each room of the package and the rooms it may import (docs/design.md, "Dependency rules").
 FOUNDATION = {"errors", "atomic", "lazy"}
