@@ -3,7 +3,8 @@
 Run: .venv/bin/python benchmarks/fuzz_decoders.py [--cases N] [--seed S] [--codec NAME]
      [--timeout SECONDS] [--memory-mb MB] [--workers W] [--out DIR] [--cache DIR]
 
-Per codec of `inrcodec.codecs.registry.file_codecs()` the fuzzer
+Per kind of file of `TINY_ENCODES` (each codec of `inrcodec.codecs.registry.file_codecs()`,
+NVRC once per backbone) the fuzzer
 
 1. builds one small valid file (`TINY_ENCODES`: a tiny preset, a few steps, a few frames of
    the bundled clip) and keeps it in ``--cache``; a cached file that no longer decodes is
@@ -84,12 +85,13 @@ from inrcodec.errors import InrcodecError, is_out_of_memory
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "carphone_176x144_32f.y4m"
 
-#: Per file codec: frames of the sample clip and `api.encode` options of its small valid file.
-#: NVRC's grid blocks are 4x4x4 instead of 16x8x8, so that a full decode takes 0.2 s (the
-#: context model runs once per block position); TeCoNeRV's 10 frames are two clips, the
-#: second coded as residuals.
-TINY_ENCODES: dict[str, tuple[int, dict]] = {
+#: Per kind of file: its codec, the frames of the sample clip and the `api.encode` options of
+#: its small valid file; every file codec has one, NVRC one per backbone. NVRC's grid blocks
+#: are 4x4x4 instead of 16x8x8, so that a full decode takes 0.2 s (the context model runs once
+#: per block position); TeCoNeRV's 10 frames are two clips, the second coded as residuals.
+TINY_ENCODES: dict[str, tuple[str, int, dict]] = {
     "nvrc": (
+        "nvrc",
         4,
         dict(
             preset="nvrc-tiny",
@@ -98,8 +100,9 @@ TINY_ENCODES: dict[str, tuple[int, dict]] = {
             compression=CompressionConfig(block=(4, 4, 4), context_width=4, context_kernel=3),
         ),
     ),
-    "hinerv": (4, dict(preset="hinerv-tiny", steps=3)),
-    "teconerv": (10, dict()),
+    "nvrc-latent": ("nvrc", 4, dict(preset="nvrc-latent", lam=300.0, steps=10)),
+    "hinerv": ("hinerv", 4, dict(preset="hinerv-tiny", steps=3)),
+    "teconerv": ("teconerv", 10, dict()),
 }
 
 OUTCOMES = ("clean", "decoded", "wrong decode", "exception", "timeout", "memory", "crash")
@@ -114,9 +117,10 @@ SEALED_RUN_BITS = 24
 # ------------------------------------------------------------------------- the valid files
 
 
-def valid_file(codec: str, cache: Path) -> bytes:
-    """The codec's small valid file, from ``cache`` if it is there and still decodes."""
-    path = cache / f"{codec}.inrc"
+def valid_file(kind: str, cache: Path) -> bytes:
+    """The small valid file of ``kind`` (`TINY_ENCODES`), from ``cache`` if it is there and
+    still decodes."""
+    path = cache / f"{kind}.inrc"
     if path.is_file():
         data = path.read_bytes()
         try:
@@ -124,7 +128,7 @@ def valid_file(codec: str, cache: Path) -> bytes:
             return data
         except InrcodecError:
             pass
-    frames, options = TINY_ENCODES[codec]
+    codec, frames, options = TINY_ENCODES[kind]
     video = inrcodec.read_video(SAMPLE, frames=frames).load()
     data = api.encode(video, codec, device="cpu", progress=False, **options).bitstream
     cache.mkdir(parents=True, exist_ok=True)
@@ -762,12 +766,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "build" / "fuzz" / "reproducers")
     parser.add_argument("--cache", type=Path, default=REPO / "build" / "fuzz" / "valid")
     parser.add_argument(
-        "--codec", action="append", choices=list(file_codecs()), help="repeatable (all)"
+        "--codec",
+        action="append",
+        choices=list(TINY_ENCODES),
+        help="a kind of file: a codec, or nvrc-latent; repeatable (all)",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
     reports = fuzz(
-        args.codec or list(file_codecs()),
+        args.codec or list(TINY_ENCODES),
         args.cases,
         seed=args.seed,
         timeout=args.timeout,

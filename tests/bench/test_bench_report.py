@@ -81,11 +81,14 @@ def test_report_from_the_cli_with_default_anchor_and_errors(results, tmp_path, c
     assert "inrcodec: error: --anchor x265 is not in" in err and "anchor, finer" in err
 
 
-def test_the_anchor_is_the_x265_curve_by_default_and_found_by_codec_or_label(tmp_path):
-    """The committed CPU results label their x265 curve x265-veryslow (the report once
-    fell back to the alphabetically first curve, hinerv)."""
+def test_the_anchor_is_the_x265_curve_by_default_and_found_by_codec_or_label(tmp_path, capsys):
+    """The committed CPU results hold two x265 curves, x265-veryslow and x265-medium: the
+    default is veryslow (once the report fell back to the alphabetically first curve,
+    hinerv); ``--anchor x265`` names both and is refused."""
     results = REPO / "benchmarks" / "results" / "cpu_rd.jsonl"
-    for anchor in (None, "x265", "x265-veryslow"):
+    assert main(["bench", "report", str(results), "--anchor", "x265", "-o", str(tmp_path)]) == 2
+    assert "names several curves (x265-medium, x265-veryslow): pick one" in capsys.readouterr().err
+    for anchor in (None, "x265-veryslow"):
         out = tmp_path / str(anchor)
         args = ["bench", "report", str(results), "-o", str(out)]
         assert main(args + (["--anchor", anchor] if anchor else [])) == 0

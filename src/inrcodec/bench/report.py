@@ -14,7 +14,9 @@ from inrcodec.bench.results import available_metrics, curve_of, is_failure, read
 from inrcodec.bench.spec import point_key
 from inrcodec.errors import InrcodecError
 
-DEFAULT_ANCHOR = "x265"  # the codec whose curve BD-rates are measured against by default
+#: What BD-rates are measured against by default, the first found: x265 veryslow's curve, or
+#: any x265 curve (the slowest preset is the usual anchor of a codec comparison).
+DEFAULT_ANCHORS = ("x265-veryslow", "x265")
 
 
 class ReportError(InrcodecError):
@@ -63,16 +65,17 @@ def write_report(
 
 def find_anchor(records: list[dict[str, Any]], anchor: str | None, results_path) -> str:
     """The curve that ``anchor`` names: a curve, a codec label, or a registry codec name with
-    one curve (``x265`` for a curve labelled ``x265-veryslow``); by default the x265 curve, and
-    without one the first curve in alphabetical order."""
+    one curve (``x265`` for a curve labelled ``x265-veryslow``); by default the first of
+    `DEFAULT_ANCHORS` found, and without one the first curve in alphabetical order."""
     curves = sorted({curve_of(record) for record in records})
     by_name: dict[str, set[str]] = defaultdict(set)
     for record in records:
         for name in (curve_of(record), record["label"], record["codec"]):
             by_name[name].add(curve_of(record))
-    found = sorted(by_name.get(DEFAULT_ANCHOR if anchor is None else anchor, ()))
     if anchor is None:
-        return (found or curves)[0]
+        defaults = [sorted(by_name[name]) for name in DEFAULT_ANCHORS if name in by_name]
+        return (defaults or [curves])[0][0]
+    found = sorted(by_name.get(anchor, ()))
     if len(found) == 1:
         return found[0]
     if found:

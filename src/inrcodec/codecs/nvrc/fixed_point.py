@@ -98,25 +98,26 @@ def _gelu_table() -> torch.Tensor:
 
 
 GELU_TABLE = _gelu_table()
-_GELU_STEP = ONE / 64  # table spacing, in activation units
+_GELU_SHIFT = FRACTION_BITS - 6
+_GELU_STEP = 1 << _GELU_SHIFT  # table spacing, in activation units (ONE / 64)
+_GELU_INTEGERS = GELU_TABLE.long()
 _GELU_RANGE = 8 * ONE
 
 
 def gelu_table_checksum() -> str:
     """SHA-256 of the GELU table's integers (pinned by the tests: a platform whose ``erf``
     moved an entry would otherwise silently change the coding path)."""
-    return hashlib.sha256(GELU_TABLE.long().numpy().astype("<i8").tobytes()).hexdigest()
+    return hashlib.sha256(_GELU_INTEGERS.numpy().astype("<i8").tobytes()).hexdigest()
 
 
 def fixed_gelu(a: torch.Tensor) -> torch.Tensor:
-    """GELU of fixed-point integers (table with linear interpolation; exact integer ops)."""
-    inside = a.clamp(-_GELU_RANGE, _GELU_RANGE - 1)
-    cell = torch.floor(inside / _GELU_STEP)
-    fraction = inside - cell * _GELU_STEP
-    index = (cell + 512).long()
-    low, high = GELU_TABLE[index], GELU_TABLE[index + 1]
-    value = low + torch.floor((high - low) * fraction / _GELU_STEP)
-    return torch.where(a >= _GELU_RANGE, a, torch.where(a < -_GELU_RANGE, 0.0, value))
+    """GELU of fixed-point integers (table with linear interpolation; exact integer ops, in
+    int64: cell ``floor(a / 1024)`` is ``a >> 10``, the fraction ``a & 1023``)."""
+    inside = a.clamp(-_GELU_RANGE, _GELU_RANGE - 1).long()
+    cell = (inside >> _GELU_SHIFT) + 512
+    low, high = _GELU_INTEGERS[cell], _GELU_INTEGERS[cell + 1]
+    value = low + (((high - low) * (inside & (_GELU_STEP - 1))) >> _GELU_SHIFT)
+    return torch.where(a >= _GELU_RANGE, a, torch.where(a < -_GELU_RANGE, 0.0, value.double()))
 
 
 def fixed_layer_norm(x: torch.Tensor) -> torch.Tensor:

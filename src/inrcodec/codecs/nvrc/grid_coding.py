@@ -487,6 +487,11 @@ class GridCoding(nn.ModuleList):
         symbols = torch.cat([torch.from_numpy(g).reshape(g.shape[0], -1) for g in grids])
         means, scales = self._indices(phi, integer, symbols)
         valid = self.valid()
+        if self.contextual:  # front after front (one position per front but when pointwise)
+            model = self[0].context
+            fronts = decoding_fronts(self.block, model.convs[0].kernel_size[0], model.pointwise)
+            order = torch.cat(fronts)
+            symbols, means, scales, valid = (t[:, order] for t in (symbols, means, scales, valid))
         order = [t.T[valid.T] for t in (symbols, means, scales)]  # position-major
         return encode_quantized(*(t.numpy().astype(np.int32) for t in order))
 
@@ -498,12 +503,14 @@ class GridCoding(nn.ModuleList):
         decoder = QuantizedDecoder(data, int(valid.sum()))
         if self.contextual:
             context = self.evaluator(phi, integer)
-            for position in range(valid.shape[1]):
-                means, scales = context.indices(position)
-                coded = valid[:, position]
-                decoded = decoder.decode(means[coded].numpy(), scales[coded].numpy())
-                symbols[coded, position] = torch.from_numpy(decoded)
-                context.set_symbols(position, symbols[:, position])
+            for front in context.fronts:
+                means, scales = context.front_indices(front)
+                coded = valid[:, front]
+                decoded = decoder.decode(means.T[coded.T].numpy(), scales.T[coded.T].numpy())
+                at_front = torch.zeros(coded.shape, dtype=torch.int32)
+                at_front.T[coded.T] = torch.from_numpy(decoded)
+                symbols[:, front] = at_front
+                context.set_symbols(front, at_front)
         else:
             means, scales = self._indices(phi, integer)
             order = [t.T[valid.T].numpy().astype(np.int32) for t in (means, scales)]
@@ -540,6 +547,22 @@ class BlockGeometry:
     def taps(self, layer: int) -> torch.Tensor:
         """Flat offsets of the causal taps of convolution ``layer``."""
         return self.offsets[min(layer, 1)]
+
+
+
+def decoding_fronts(block: tuple[int, int, int], kernel: int, pointwise: bool) -> list:
+    """The raster positions of a partition grouped into fronts that decode together, in
+    decoding order. A model whose only spatial layer is the first (pointwise): ``f = (r+1)^2 t
+    + (r+1) h + w`` (``r = k // 2``) is larger at a position than at every one of its causal
+    taps, so the positions of one ``f`` depend only on earlier fronts; fronts in increasing
+    ``f``, raster order inside each. Any other model: one position per front, raster order."""
+    if not pointwise:
+        return list(torch.arange(math.prod(block)).split(1))
+    radius = kernel // 2
+    t, h, w = torch.meshgrid(*(torch.arange(b) for b in block), indexing="ij")
+    front = ((radius + 1) ** 2 * t + (radius + 1) * h + w).reshape(-1)
+    order = torch.argsort(front, stable=True)
+    return list(order.split(torch.bincount(front).tolist()))
 
 
 def _offsets(kernel: int, include_centre: bool, strides: tuple[int, int, int]) -> torch.Tensor:
@@ -611,6 +634,7 @@ class ContextEvaluator:
     def __init__(self, models: list[FixedContextModel], rows: list[int], block):
         self.geometry = BlockGeometry(tuple(block), models[0].kernel, models[0].later)
         self.pointwise = models[0].later == 1
+        self.fronts = decoding_fronts(tuple(block), models[0].kernel, self.pointwise)
         bounds = torch.tensor([0, *rows]).cumsum(0).tolist()
         self.slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         per_level = list(zip(models, rows, strict=True))
@@ -660,15 +684,26 @@ class ContextEvaluator:
             a = activation(torch.cat(sums, dim=1).T, self.scales[i], self.biases[i])
             if i == last:
                 return output_indices(a)
+            if self.pointwise:
+                means, scales = self._later_layers(a[:, None])
+                return means[:, 0], scales[:, 0]
             x = hidden(a).T
             if not self.pointwise:
                 self.buffers[i + 1][centre] = x
         raise AssertionError("unreachable")
 
-    def set_symbols(self, position: int, symbols: torch.Tensor) -> None:
-        """Store the symbols ``(rows,)`` at raster ``position``."""
+    def front_indices(self, front: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and scale indices ``(rows, len(front))`` at the raster positions of one of
+        `fronts`; every symbol of the fronts before it must be set."""
+        if self.pointwise:
+            return self._all_at(self.geometry.centres[front])
+        means, scales = self.indices(int(front[0]))
+        return means[:, None], scales[:, None]
+
+    def set_symbols(self, front: torch.Tensor, symbols: torch.Tensor) -> None:
+        """Store the symbols ``(rows, len(front))`` at the raster positions ``front``."""
         value = symbols.double().clamp(-INPUT_LIMIT, INPUT_LIMIT)
-        self.buffers[0][int(self.geometry.centres[position]), 0] = value
+        self.buffers[0][self.geometry.centres[front], 0] = value.T
 
     def all_indices(self, symbols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and scale indices ``(rows, positions)`` of all ``symbols`` ``(rows,
@@ -698,15 +733,39 @@ class ContextEvaluator:
                 total = block @ slab if total is None else total + block @ slab
             sums.append(total)
         a = activation(torch.cat(sums, dim=2).transpose(1, 2), self.scales[0], self.biases[0])
-        for i in range(1, len(self.blocks)):
-            x = hidden(a)  # (positions, rows, channels)
-            sums = [
-                x[:, rows] @ blocks[0].T
-                for rows, blocks in zip(self.slices, self.blocks[i], strict=True)
-            ]
-            a = activation(torch.cat(sums, dim=1), self.scales[i], self.biases[i])
-        means, scales = output_indices(a)
-        return means.T, scales.T
+        if len(self.blocks) == 1:
+            means, scales = output_indices(a)
+            return means.T, scales.T
+        return self._later_layers(a.transpose(0, 1))
+
+    def _later_layers(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A pointwise model's indices ``(rows, positions)`` from its first layer's
+        activations ``a`` ``(rows, positions, channels)``. The later layers are a function of
+        a position's own activations, so where these are those of an all-zero context (most
+        positions at low rates) the indices are that context's, computed once per level."""
+        means = torch.empty(a.shape[:2], dtype=torch.long)
+        scales = torch.empty(a.shape[:2], dtype=torch.long)
+        for level, rows in enumerate(self.slices):
+            flat = a[rows].reshape(-1, a.shape[-1])
+            quiet = self._zero_context(level, rows.start)
+            live = (flat != quiet).any(dim=1).nonzero().squeeze(1)
+            x = torch.cat([quiet[None], flat[live]])
+            for i in range(1, len(self.blocks)):
+                x = activation(
+                    hidden(x) @ self.blocks[i][level][0].T,
+                    self.scales[i][rows.start],
+                    self.biases[i][rows.start],
+                )
+            level_means, level_scales = output_indices(x)
+            for out, got in ((means, level_means), (scales, level_scales)):
+                view = out[rows].view(-1)
+                view.fill_(int(got[0]))
+                view[live] = got[1:].long()
+        return means, scales
+
+    def _zero_context(self, level: int, row: int) -> torch.Tensor:
+        """The first layer's activations ``(channels,)`` of a level at an all-zero context."""
+        return activation(torch.zeros(()), self.scales[0][row], self.biases[0][row])
 
 
 #: Values (positions x rows) a pointwise encoder pass evaluates at once (`all_indices`).
