@@ -283,6 +283,7 @@ def test_first_output_depends_on_no_symbol(pointwise):
         (4, 3, 3, [3, 2], (16, 8, 8), False),  # the default block
         (8, 5, 3, [7, 3, 5], (4, 4, 4), True),  # only the first layer sees neighbours
         (6, 3, 2, [9], (8, 4, 4), True),
+        (4, 3, 3, [3, 2], (3, 4, 1), True),  # one column: some values of f hold no position
     ],
 )
 def test_context_decoder_reproduces_the_batched_model(

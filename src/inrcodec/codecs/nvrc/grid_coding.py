@@ -562,7 +562,7 @@ def decoding_fronts(block: tuple[int, int, int], kernel: int, pointwise: bool) -
     t, h, w = torch.meshgrid(*(torch.arange(b) for b in block), indexing="ij")
     front = ((radius + 1) ** 2 * t + (radius + 1) * h + w).reshape(-1)
     order = torch.argsort(front, stable=True)
-    return list(order.split(torch.bincount(front).tolist()))
+    return [f for f in order.split(torch.bincount(front).tolist()) if len(f)]  # no empty f
 
 
 def _offsets(kernel: int, include_centre: bool, strides: tuple[int, int, int]) -> torch.Tensor:
