@@ -258,6 +258,7 @@ def distributed() -> Iterator[tuple[int, int]]:
         yield rank, world
     finally:
         if world > 1 and dist.is_initialized():
+            dist.barrier()  # every rank done with its collectives before any tears down
             dist.destroy_process_group()
 
 
