@@ -153,6 +153,21 @@ def test_a_named_rate_point_stands_for_its_options_and_number(sample_y4m):
     assert point.rate_point == CPU_RATE_POINTS["yuv"][1][1]
 
 
+def test_nvrc_without_rate_points_runs_its_named_points(sample_y4m):
+    """An NVRC entry naming no rate points gets ``cpu1`` .. ``cpu4`` (each its own preset and
+    lambda: the codec's curve); one with a preset gets their lambdas on that preset."""
+    from inrcodec.codecs.nvrc.presets import CPU_RATE_POINTS
+
+    def planned(entry):
+        points = plan(parse_spec({"sequences": [str(sample_y4m)], "codecs": [entry]}))
+        return [(p.codec.options.get("preset"), p.rate_point) for p in points]
+
+    assert planned({"codec": "nvrc"}) == list(CPU_RATE_POINTS["rgb"].values())
+    lambdas = [lam for _, lam in CPU_RATE_POINTS["rgb"].values()]
+    with_preset = {"codec": "nvrc", "options": {"preset": "nvrc-tiny"}}
+    assert planned(with_preset) == [("nvrc-tiny", lam) for lam in lambdas]
+
+
 @pytest.mark.parametrize(
     ("entry", "error", "message"),
     [

@@ -55,8 +55,9 @@ class Codec(ABC):
     rate_parameter: ClassVar[str]
 
     @abstractmethod
-    def default_rate_points(self) -> list[int | float]:
-        """Rate points used when the spec names none (about four, spanning typical quality)."""
+    def default_rate_points(self) -> list[int | float | str]:
+        """Rate points used when the spec names none (about four, spanning typical quality);
+        a string is a named rate point (`named_rate_point`)."""
 
     @abstractmethod
     def check_rate_point(self, rate_point: int | float) -> None:
@@ -137,7 +138,7 @@ class FileCodec(Codec):
                 f"{', '.join(['device', *self.spec_options()])}"
             )
         self.device, self.options = device, options
-        self.keywords(self.default_rate_points()[0])  # refuse bad values before any encode
+        self.keywords(self.sample_rate_point())  # refuse bad values before any encode
 
     @property
     def package(self):
@@ -183,8 +184,13 @@ class FileCodec(Codec):
             settings={**self.settings(), **result.settings},
         )
 
+    def sample_rate_point(self) -> int | float:
+        """The first default rate point as a number (a named one: its rate point)."""
+        first = self.default_rate_points()[0]
+        return self.named_rate_point(first)[1] if isinstance(first, str) else first
+
     def settings(self) -> dict[str, Any]:
-        keywords = self.keywords(self.default_rate_points()[0])
+        keywords = self.keywords(self.sample_rate_point())
         return {name: keywords[name] for name in self.spec_options()}
 
     def versions(self) -> dict[str, str]:

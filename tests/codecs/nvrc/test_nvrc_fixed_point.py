@@ -26,8 +26,8 @@ from inrcodec.codecs.nvrc.fixed_point import (
     fixed_layer_norm,
     gelu_table_checksum,
     integer_split,
-    mean_indices,
-    scale_indices,
+    log_scale_indices,
+    tensor_mean_indices,
 )
 from inrcodec.codecs.nvrc.grid_coding import (
     ContextEvaluator,
@@ -146,7 +146,7 @@ def test_scale_indices_agree_with_the_coding_tables():
     # Points right at the table's boundaries (geometric midpoints) and at its entries too.
     boundaries = np.log(np.sqrt(tables.SCALE_TABLE[:-1] * tables.SCALE_TABLE[1:]))
     log_scale = np.concatenate([log_scale, boundaries, np.log(tables.SCALE_TABLE)])
-    mine = scale_indices(torch.from_numpy(log_scale)).numpy()
+    mine = log_scale_indices(torch.from_numpy(log_scale)).numpy()
     theirs = tables.scale_indices(np.exp(log_scale))
     differ = mine != theirs
     # Disagreement only within 1e-9 relative of a boundary, and by one index at most.
@@ -161,11 +161,11 @@ def test_scale_indices_agree_with_the_coding_tables():
 def test_scale_indices_clamp_and_map_nan_to_zero():
     values = [-1e9, LN_SCALE_MIN - 1, 50.0, 1e300, -math.inf, math.inf, math.nan]
     values = torch.tensor(values, dtype=torch.float64)
-    assert scale_indices(values).tolist() == [0, 0, 255, 255, 0, 255, 0]
+    assert log_scale_indices(values).tolist() == [0, 0, 255, 255, 0, 255, 0]
     edge = LN_SCALE_MIN + SCALE_INDEX_LIMIT * LN_SCALE_RATIO
     ends = torch.tensor([LN_SCALE_MIN, edge], dtype=torch.float64)
-    assert scale_indices(ends).tolist() == [0, SCALE_INDEX_LIMIT]
-    assert scale_indices(ends).dtype == torch.int64
+    assert log_scale_indices(ends).tolist() == [0, SCALE_INDEX_LIMIT]
+    assert log_scale_indices(ends).dtype == torch.int64
 
 
 def test_mean_indices_agree_with_the_coding_tables():
@@ -177,7 +177,7 @@ def test_mean_indices_agree_with_the_coding_tables():
             (np.arange(-300, 300) + 0.5) / 64,  # exact ties: both round half to even
         ]
     )
-    mine = mean_indices(torch.from_numpy(means)).numpy()
+    mine = tensor_mean_indices(torch.from_numpy(means)).numpy()
     np.testing.assert_array_equal(mine, tables.mean_indices(means))
     assert np.abs(mine / 64 - means).max() <= 1 / 128
 
@@ -186,7 +186,7 @@ def test_mean_indices_clamp_and_map_nan_to_zero():
     values = [1e9, -1e9, math.inf, -math.inf, math.nan, 0.5 / 64, 1.5 / 64]
     values = torch.tensor(values, dtype=torch.float64)
     expected = [MEAN_INDEX_LIMIT, -MEAN_INDEX_LIMIT, MEAN_INDEX_LIMIT, -MEAN_INDEX_LIMIT, 0, 0, 2]
-    assert mean_indices(values).tolist() == expected
+    assert tensor_mean_indices(values).tolist() == expected
 
 
 # --------------------------------------------------------------------------- context model

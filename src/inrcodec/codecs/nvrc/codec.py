@@ -175,8 +175,13 @@ class NVRCCodec(FileCodec):
     def rate_options(self) -> tuple[str, ...]:
         return ("lambda", "rate_point")
 
-    def default_rate_points(self) -> list[int | float]:
-        return [lam for _, lam in CPU_RATE_POINTS[training_options(self.options)["space"]].values()]
+    def default_rate_points(self) -> list[int | float | str]:
+        """The named CPU points ``cpu1`` .. (each its own preset and lambda); with a
+        ``preset`` option, their lambdas on that preset."""
+        points = CPU_RATE_POINTS[training_options(self.options)["space"]]
+        if "preset" in self.options:
+            return [lam for _, lam in points.values()]
+        return [f"cpu{key}" for key in points]
 
     def named_rate_point(self, name: str) -> tuple[dict[str, Any], float]:
         preset, lam = rate_point(name, training_options(self.options)["space"])

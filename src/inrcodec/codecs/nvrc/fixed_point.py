@@ -74,15 +74,18 @@ def det_exp(x: torch.Tensor) -> torch.Tensor:
     return p * ((n.long() + 1023) << 52).view(torch.float64)  # times 2**n, exactly
 
 
-def mean_indices(mean: torch.Tensor) -> torch.Tensor:
-    """Index of the nearest point of the 1/64 mean grid (ties to even); NaN maps to 0."""
+def tensor_mean_indices(mean: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest point of the 1/64 mean grid (ties to even); NaN maps to 0. The
+    torch counterpart of `inrcodec.coding.tables.mean_indices`, on the training's tensors."""
     index = torch.round(torch.nan_to_num(mean.double(), nan=0.0) * 64.0)
     return index.clamp(-MEAN_INDEX_LIMIT, MEAN_INDEX_LIMIT).long()
 
 
-def scale_indices(log_scale: torch.Tensor) -> torch.Tensor:
+def log_scale_indices(log_scale: torch.Tensor) -> torch.Tensor:
     """Index of the table scale nearest in log domain to ``exp(log_scale)`` (clamped to the
-    table, so scales below 0.11 code as 0.11, as `gaussian_bits` assumes); NaN maps to 0."""
+    table, so scales below 0.11 code as 0.11, as `gaussian_bits` assumes); NaN maps to 0.
+    `inrcodec.coding.tables.scale_indices` takes the scale itself; this takes its logarithm,
+    which is what NVRC's entropy parameters hold."""
     log_scale = torch.nan_to_num(log_scale.double(), nan=LN_SCALE_MIN)
     index = torch.floor((log_scale - LN_SCALE_MIN) / LN_SCALE_RATIO + 0.5)
     return index.clamp(0, SCALE_INDEX_LIMIT).long()
@@ -152,7 +155,7 @@ def activation(accumulator: torch.Tensor, scale, bias: torch.Tensor) -> torch.Te
 
 def output_indices(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and scale indices from the last layer's two channels (last dim; symbol units)."""
-    return mean_indices(output[..., 0] / ONE), scale_indices(output[..., 1] / ONE)
+    return tensor_mean_indices(output[..., 0] / ONE), log_scale_indices(output[..., 1] / ONE)
 
 
 def hidden(a: torch.Tensor) -> torch.Tensor:

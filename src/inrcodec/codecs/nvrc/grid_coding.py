@@ -43,9 +43,9 @@ from .fixed_point import (
     activation,
     det_exp,
     hidden,
-    mean_indices,
+    log_scale_indices,
     output_indices,
-    scale_indices,
+    tensor_mean_indices,
 )
 from .gaussian import gaussian_bits
 
@@ -357,8 +357,8 @@ class GridCoder(nn.Module):
         """Per-partition mean and scale indices ``(N, 1)`` of the level's single Gaussian
         (ablations V2, V3)."""
         log_step = self._log_steps(phi).reshape(-1, 1)
-        means = mean_indices(phi["mean"] * det_exp(-log_step))
-        return means, scale_indices(phi["log_scale"] - log_step)
+        means = tensor_mean_indices(phi["mean"] * det_exp(-log_step))
+        return means, log_scale_indices(phi["log_scale"] - log_step)
 
     def fixed_context(self, phi: dict, integer: Callable[[str], tuple]) -> FixedContextModel:
         """The context model on the coding path: each weight as integers and a step
@@ -547,7 +547,6 @@ class BlockGeometry:
     def taps(self, layer: int) -> torch.Tensor:
         """Flat offsets of the causal taps of convolution ``layer``."""
         return self.offsets[min(layer, 1)]
-
 
 
 def decoding_fronts(block: tuple[int, int, int], kernel: int, pointwise: bool) -> list:

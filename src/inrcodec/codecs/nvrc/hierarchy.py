@@ -32,7 +32,7 @@ from inrcodec.coding import BitstreamError
 from inrcodec.coding.varint import ByteReader, encode_uvarint
 from inrcodec.quant import half_ste, ste_round
 
-from .fixed_point import det_exp, integer_split, mean_indices, scale_indices
+from .fixed_point import det_exp, integer_split, log_scale_indices, tensor_mean_indices
 from .gaussian import decode_stream, encode_stream, gaussian_bits, initial_std
 
 #: Rate groups, as NVRC's Fig. 4 splits them (psi apart).
@@ -298,7 +298,9 @@ def phi_indices(psi_row: torch.Tensor) -> tuple[int, int]:
     """Mean and scale indices of a Gaussian-coded phi tensor from its float64 psi row
     (log-step, mean, log-scale)."""
     log_step, mean, log_scale = psi_row
-    return int(mean_indices(mean * det_exp(-log_step))), int(scale_indices(log_scale - log_step))
+    return int(tensor_mean_indices(mean * det_exp(-log_step))), int(
+        log_scale_indices(log_scale - log_step)
+    )
 
 
 def _scatter(entries: torch.Tensor, values: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .fixed_point import det_exp, mean_indices, scale_indices
+from .fixed_point import det_exp, log_scale_indices, tensor_mean_indices
 from .gaussian import decode_stream, encode_stream, gaussian_bits, initial_std
 
 
@@ -119,8 +119,8 @@ class LayerCoder(nn.Module):
         """Mean and scale indices of the symbols, each ``(rows, cols)`` (eqs. 6-7)."""
         log_step = self.log_step(phi)
         mean, log_scale = self.model(phi, exp=det_exp)
-        means = mean_indices(mean * det_exp(-log_step))
-        scales = scale_indices(log_scale - log_step)
+        means = tensor_mean_indices(mean * det_exp(-log_step))
+        scales = log_scale_indices(log_scale - log_step)
         shape = (self.rows, self.cols)
         return torch.broadcast_to(means, shape), torch.broadcast_to(scales, shape)
 
