@@ -7,7 +7,8 @@ version-1 readers of commit 170b23e decoded it, written by the version-2 writers
 initialised `hinerv-tiny` (6 bits, YUV space), an `nvrc-tiny` with fixed grid steps (ablation
 V5, grid log-step -4.5) and perturbed grids and phi, and a synthetic TeCoNeRV stream (3 clips,
 2 coded layers, residuals from keyframes every 2 clips, blend); ``info.json`` is what
-``inrcodec info --json`` printed for each then (without ``file``).
+``inrcodec info --json`` printed for each then (without ``file``). ``tests/data/make_golden.py``
+writes such a set for the current format version.
 
 ``nvrc-latent.inrc`` is NVRC on the latent-grid backbone (model section tag 6, a shared
 pointwise context model), trained 40 steps at lambda 300 on the bundled clip's first 4 frames;
