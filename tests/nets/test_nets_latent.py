@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inrcodec.nets.latent import PRESETS, LatentConfig, LatentGrids, preset
+from inrcodec.nets.latent import PRESETS, LatentConfig, LatentGrids, candidates, preset
 from inrcodec.nets.representation import Representation
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -95,6 +95,16 @@ def test_presets_drop_levels_coarser_than_the_frame():
     assert all(stride <= 32 for stride in small.strides)
     with pytest.raises(ValueError, match="unknown preset"):
         preset("nvrc-latent-huge", 8, 16, 16)
+
+
+def test_candidates_are_the_preset_then_distinct_temporal_designs():
+    own, *others = candidates("nvrc-latent", 64, 136, 320)
+    assert own == preset("nvrc-latent", 64, 136, 320) and others
+    for other in others:  # the same levels and synthesis, other strides, within the video
+        assert (other.scales, other.channels) == (own.scales, own.channels)
+        assert other.hidden == own.hidden
+        assert other.strides != own.strides and max(other.strides) <= 64
+    assert candidates("nvrc-latent", 1, 136, 320) == [preset("nvrc-latent", 1, 136, 320)]
 
 
 @pytest.mark.parametrize(

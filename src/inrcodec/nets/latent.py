@@ -167,14 +167,23 @@ _PRESETS = {
     "nvrc-latent": ((0, 1, 2, 3, 4, 5, 6), (1, 1, 2, 2, 4, 4, 8), (1,) * 7, (24, 24), 0),
 }
 PRESETS = tuple(_PRESETS)
+#: name -> the levels' strides of other temporal designs an encoder may choose instead
+#: (`candidates`): long strides, for content that moves little.
+_TEMPORAL_CANDIDATES = {
+    "nvrc-latent": ((4, 4, 4, 8, 8, 16, 16),),
+}
 
 
-def preset(name: str, frames: int, height: int, width: int) -> LatentConfig:
-    """The configuration ``name`` (`PRESETS`) for a video of this size: levels coarser than
-    the frame (a grid of one position) are left out."""
+def preset(
+    name: str, frames: int, height: int, width: int, strides: tuple[int, ...] | None = None
+) -> LatentConfig:
+    """The configuration ``name`` (`PRESETS`) for a video of this size, with the preset's
+    strides or ``strides``: levels coarser than the frame (a grid of one position) are left
+    out."""
     if name not in _PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-    scales, strides, channels, hidden, refine = _PRESETS[name]
+    scales, own_strides, channels, hidden, refine = _PRESETS[name]
+    strides = strides or own_strides
     keep = [i for i, s in enumerate(scales) if 2**s < max(height, width)]
     return LatentConfig(
         name,
@@ -184,6 +193,17 @@ def preset(name: str, frames: int, height: int, width: int) -> LatentConfig:
         hidden,
         refine,
     )
+
+
+def candidates(name: str, frames: int, height: int, width: int) -> list[LatentConfig]:
+    """The preset's configuration, then those of its other temporal designs (distinct ones
+    only: on a short video long strides may come to the same)."""
+    configs = [preset(name, frames, height, width)]
+    for strides in _TEMPORAL_CANDIDATES.get(name, ()):
+        config = preset(name, frames, height, width, strides)
+        if config not in configs:
+            configs.append(config)
+    return configs
 
 
 def size_class(name: str) -> str:

@@ -3,6 +3,7 @@ processes on one and two threads, its rate split, and refusal of damaged files."
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -108,3 +109,30 @@ def test_damaged_grid_symbols_are_refused(encoded):
     pairs = [(t, bytes(grids) if t == GRIDS_TAG else p) for t, p in container.sections]
     with pytest.raises(BitstreamError):
         read_payload(Container(container.codec, container.header, pairs).to_bytes())
+
+
+def test_the_encoder_keeps_the_temporal_design_whose_trial_costs_least(clip, tmp_path):
+    """`choose_network` on a still video: every design is tried, the one with the lowest
+    recorded R + lambda MSE is trained (here the long strides: the same picture in fewer
+    latents), the choice is kept in the run's folder and a resumed run takes it from there.
+    Without a trial share (the preset's schedule) the preset's network is trained."""
+    from dataclasses import replace
+
+    from inrcodec.codecs.nvrc.train import CHOICE_FILE, default_schedule, train
+    from inrcodec.io import Video
+    from inrcodec.nets.latent import candidates
+
+    still = Video(tuple(np.repeat(p[:1], 8, axis=0) for p in clip.planes), clip.format)
+    designs = candidates("nvrc-latent", 8, still.height, still.width)
+    assert len(designs) == 2
+    options = dict(steps=40, progress=False, device="cpu")
+    assert train(still, "nvrc-latent", 300.0, **options).model.net.config == designs[0]
+    trials = replace(default_schedule("nvrc-latent"), candidate_share=0.3)
+    result = train(still, "nvrc-latent", 300.0, schedule=trials, run_dir=tmp_path, **options)
+    record = json.loads((tmp_path / CHOICE_FILE).read_text())
+    assert len(record["scores"]) == 2
+    assert record["choice"] == min((0, 1), key=record["scores"].__getitem__) == 1
+    assert result.model.net.config == designs[1]
+    (tmp_path / CHOICE_FILE).write_text(json.dumps({"choice": 0, "scores": []}))
+    resumed = train(still, "nvrc-latent", 300.0, schedule=trials, run_dir=tmp_path, **options)
+    assert resumed.model.net.config == designs[0]  # read, not tried again

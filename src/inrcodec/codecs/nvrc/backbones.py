@@ -40,7 +40,9 @@ class Backbone:
     configuration cannot represent the video of ``header`` (a problem to refuse before
     anything is built), or None. ``presets``: preset names; ``preset(name, frames, height,
     width)``: a configuration; ``size_class(name)``: "paper", "cpu" or "tiny", which picks
-    the training defaults (`inrcodec.codecs.nvrc.presets`).
+    the training defaults (`inrcodec.codecs.nvrc.presets`); ``candidates(name, frames,
+    height, width)``: the configurations an encoder may choose between by measurement (the
+    preset's first; `inrcodec.codecs.nvrc.train`), by default the preset's alone.
     """
 
     name: str
@@ -52,6 +54,14 @@ class Backbone:
     preset: Callable[[str, int, int, int], Any]
     size_class: Callable[[str], str]
     check: Callable[[Any, VideoHeader], str | None] = lambda config, header: None
+    candidates: Callable[[str, int, int, int], list] | None = None
+
+    def configs(self, name: str, frames: int, height: int, width: int) -> list:
+        """The configurations an encoder may choose between (`candidates`), the preset's
+        first."""
+        if self.candidates is None:
+            return [self.preset(name, frames, height, width)]
+        return self.candidates(name, frames, height, width)
 
     def values_of(self, config) -> dict:
         """The ``name`` and `fields` values of a configuration."""
@@ -102,6 +112,7 @@ LATENT = Backbone(
     presets=latent.PRESETS,
     preset=latent.preset,
     size_class=latent.size_class,
+    candidates=latent.candidates,
 )
 #: The registered backbones by name (`register`).
 BACKBONES: dict[str, Backbone] = {b.name: b for b in (HINERV, LATENT)}

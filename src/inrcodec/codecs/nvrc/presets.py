@@ -102,12 +102,15 @@ class Schedule:
     alternate: int = 8  # K; 0: R + lambda D at every step
     batch_rate: bool = False  # R + lambda D every step, R estimated on the step's frames
     layer_surrogate: str = "soft"  # stage 1 on theta_layer: "soft" (as the grids) or "ste"
+    candidate_share: float = 0.0  # steps of each network tried first, as a share of the budget
 
     def __post_init__(self):
         if self.alternate < 0:
             raise NVRCError("alternate (K) must be >= 0")
         if self.layer_surrogate not in ("soft", "ste"):
             raise NVRCError(f"layer_surrogate is 'soft' or 'ste', not {self.layer_surrogate!r}")
+        if not 0 <= self.candidate_share < 1:
+            raise NVRCError("candidate_share must be in [0, 1)")
         if min(self.stage0_epochs, self.stage2_epochs) < 0 or self.stage1_epochs <= 0:
             raise NVRCError("stage epochs must be >= 0 (stage 1: > 0)")
 
@@ -230,8 +233,8 @@ LATENT_SCHEDULE = Schedule(
     stage0_epochs=0.0,
     stage1_epochs=0.95,
     stage2_epochs=0.05,
-    lr=(3e-2, 3e-4),
-    lr2=(3e-4, 3e-5),
+    lr=(1e-2, 1e-4),
+    lr2=(1e-4, 1e-5),
     weight_decay=0.0,
     temperature=(0.3, 0.1),
     noise=(2.0, 1.0),

@@ -5,12 +5,15 @@ on the shared `inrcodec.codecs.training.fitting.fit` loop with a `RateDistortion
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from inrcodec.atomic import write_atomic
+from inrcodec.codecs.progress import stage as show_stage
 from inrcodec.codecs.training.fitting import TrainConfig, TrainResult, VideoTarget, fit
 from inrcodec.io import Video
 
@@ -73,12 +76,15 @@ def build(
     preset: str,
     compression: CompressionConfig | None = None,
     seed: int = 0,
+    config: Any = None,
 ) -> NVRC:
-    """A fresh NVRC model for ``(frames, height, width)``; weights depend on ``seed`` only."""
+    """A fresh NVRC model for ``(frames, height, width)`` with the preset's network (or the
+    network ``config``); weights depend on ``seed`` only."""
     backbone = backbone_of(preset)
     frames, height, width = video_size
     torch.manual_seed(seed)
-    net = backbone.build(backbone.preset(preset, frames, height, width), frames, height, width)
+    config = config or backbone.preset(preset, frames, height, width)
+    net = backbone.build(config, frames, height, width)
     return NVRC(net, compression or default_compression(preset))
 
 
@@ -106,6 +112,8 @@ def train(
     ``run_dir`` keeps each stage's checkpoint (``run_dir/stage1``, ``run_dir/stage2``) and
     ``resume`` continues an interrupted run;
     ``train_options``: more `TrainConfig` fields (``patch_size``, ``frames_per_batch``, ...).
+    A backbone that offers several networks for the preset (`Backbone.configs`) has them
+    tried first when the schedule gives them a share of the steps (`choose_network`).
     """
     if ablation not in ABLATIONS:
         raise NVRCError(f"unknown ablation {ablation!r}; choose from {', '.join(ABLATIONS)}")
@@ -120,47 +128,117 @@ def train(
         schedule = replace(schedule or default_schedule(preset), **sched_over)
     except ValueError as e:
         raise NVRCError(str(e)) from None
-    model = build((video.num_frames, video.height, video.width), preset, compression, seed)
     target = VideoTarget.from_video(video, space=space)
     train_options = {**defaults(preset).training, **train_options}
     if steps is None:
         steps = defaults(preset).steps
-    plan = schedule.stage_steps(steps) if steps is not None else None
+    session = _Session(target, lam, space, schedule, train_options, device, seed)
+    size = (video.num_frames, video.height, video.width)
     run_dir = Path(run_dir) if run_dir is not None else None
-    lrs = {"stage0": schedule.lr, "stage1": schedule.lr, "stage2": schedule.lr2}
+    config = choose_network(session, size, preset, compression, steps, run_dir, progress)
+    model = build(size, preset, compression, seed, config)
     result = NVRCTrainResult(model, preset, lam, space, ablation)
-    for stage, epochs in schedule.epochs.items():
-        config = TrainConfig(
-            steps=plan[stage] if plan else None,
-            epochs=epochs,
-            lr=lrs[stage][0],
-            min_lr=lrs[stage][1],
-            weight_decay=schedule.weight_decay if stage == "stage1" else 0.0,
-            weight_decay_decay=True,
-            warmup=0.0 if stage == "stage2" else 0.1,
-            loss=space,
-            device=device,
-            seed=seed,
-            **train_options,
-        )
-        fitting = dict(run_dir=run_dir, resume=resume, stage=stage, progress=progress)
-        if stage == "stage0":  # the network alone, in float: no quantisation, no rate
-            result.stages[stage] = fit(model.net, target, config, **fitting)
-            model = result.model = NVRC(model.net, model.config)  # phi from the fitted weights
-            continue
-
-        def anneal(step: int, total: int, stage=stage, model=model) -> None:
-            model.rounding = schedule.rounding(stage, step, total)
-
-        model.batch_rate = schedule.batch_rate
-        batch_rate = (lambda model=model: model.last_batch_rate) if schedule.batch_rate else None
-        result.stages[stage] = fit(
-            model,
-            target,
-            config,
-            callback=anneal,
-            objective=RateDistortion(model.rate, lam, schedule.alternate + 1, batch_rate),
-            **fitting,
-        )
-    result.report = model.rate_report()
+    result.model, result.stages = session.run(model, steps, run_dir, resume, progress)
+    result.report = result.model.rate_report()
     return result
+
+
+@dataclass(frozen=True)
+class _Session:
+    """What every training run of one encode shares: the video, lambda and the schedule."""
+
+    target: VideoTarget
+    lam: float
+    space: str
+    schedule: Schedule
+    train_options: dict
+    device: str
+    seed: int
+
+    def run(
+        self, model: NVRC, steps: int | None, run_dir: Path | None, resume: bool, progress: bool
+    ) -> tuple[NVRC, dict[str, TrainResult]]:
+        """Train ``model`` through the schedule's stages in ``steps`` steps (None: the
+        stages' epochs); the trained model (stage 0 makes a new one) and each stage's result."""
+        schedule = self.schedule
+        plan = schedule.stage_steps(steps) if steps is not None else None
+        lrs = {"stage0": schedule.lr, "stage1": schedule.lr, "stage2": schedule.lr2}
+        stages = {}
+        for stage, epochs in schedule.epochs.items():
+            config = TrainConfig(
+                steps=plan[stage] if plan else None,
+                epochs=epochs,
+                lr=lrs[stage][0],
+                min_lr=lrs[stage][1],
+                weight_decay=schedule.weight_decay if stage == "stage1" else 0.0,
+                weight_decay_decay=True,
+                warmup=0.0 if stage == "stage2" else 0.1,
+                loss=self.space,
+                device=self.device,
+                seed=self.seed,
+                **self.train_options,
+            )
+            fitting = dict(run_dir=run_dir, resume=resume, stage=stage, progress=progress)
+            if stage == "stage0":  # the network alone, in float: no quantisation, no rate
+                stages[stage] = fit(model.net, self.target, config, **fitting)
+                model = NVRC(model.net, model.config)  # phi from the fitted weights
+                continue
+
+            def anneal(step: int, total: int, stage=stage, model=model) -> None:
+                model.rounding = schedule.rounding(stage, step, total)
+
+            model.batch_rate = schedule.batch_rate
+            batch_rate = (
+                (lambda model=model: model.last_batch_rate) if schedule.batch_rate else None
+            )
+            stages[stage] = fit(
+                model,
+                self.target,
+                config,
+                callback=anneal,
+                objective=RateDistortion(model.rate, self.lam, schedule.alternate + 1, batch_rate),
+                **fitting,
+            )
+        return model, stages
+
+
+#: Where `choose_network` records its choice in a run's folder (a resumed run reads it).
+CHOICE_FILE = "network.json"
+
+
+def choose_network(
+    session: _Session,
+    size: tuple[int, int, int],
+    preset: str,
+    compression: CompressionConfig,
+    steps: int | None,
+    run_dir: Path | None,
+    progress: bool,
+) -> Any:
+    """The network to train: the preset's, or, where the backbone offers several
+    (`Backbone.configs`: the latent presets' temporal designs) and the schedule gives each a
+    share of the steps (`Schedule.candidate_share`), the one whose short run ends with the
+    lowest ``R + lambda MSE`` (R: eq. 9 with true rounding; MSE: the video's, from its PSNR),
+    as Cool-chic keeps the best of several warm-up runs. Only for presets trained on MSE."""
+    configs = backbone_of(preset).configs(preset, *size)
+    share = session.schedule.candidate_share
+    if len(configs) == 1 or not share or steps is None:
+        return configs[0]
+    if session.train_options.get("metric") != "mse":
+        raise NVRCError("choosing between networks needs a preset trained on MSE")
+    record = run_dir / CHOICE_FILE if run_dir is not None else None
+    if record is not None and record.exists():
+        return configs[json.loads(record.read_text())["choice"]]
+    trial_steps = max(round(steps * share), len(session.schedule.epochs))
+    scores = []
+    for index, config in enumerate(configs):
+        show_stage(f"trying network {index + 1} of {len(configs)} ({trial_steps} steps)", progress)
+        model = build(size, preset, compression, session.seed, config)
+        model, stages = session.run(model, trial_steps, None, False, progress)
+        mse = 10 ** (-stages["stage2"].psnr / 10)
+        scores.append(model.rate_report()["bpp"] + session.lam * mse)
+    choice = min(range(len(configs)), key=scores.__getitem__)
+    if record is not None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(record, json.dumps({"choice": choice, "scores": scores}).encode())
+    return configs[choice]
