@@ -188,7 +188,8 @@ def test_the_report_of_the_cpu_results_is_short_and_its_plots_follow_the_bd_rate
     cells = [cell for row in rows for cell in row.split(" | ")]
     assert max(map(len, cells)) < 140, max(cells, key=len)
     assert "ffmpeg_args: -c:v" not in setup and "None" not in setup
-    assert "estimated_bits: 1" not in setup and "per point: estimated_bits, rate_gap" in setup
+    assert "estimated_bits: 1" not in setup  # values that differ by point are named, not listed
+    assert "per point: estimated_bits, lambda, rate_gap" in setup
     assert "/work/" not in text.split("## BD-rate", 1)[0].split("\n", 3)[3]  # no folders
     assert "| carphone | `carphone_176x144_32f.y4m` |" in text
     assert "hinerv, nvrc: curves joining several codec entries" in text
