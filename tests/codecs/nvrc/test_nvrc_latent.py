@@ -133,6 +133,9 @@ def test_the_encoder_keeps_the_temporal_design_whose_trial_costs_least(clip, tmp
     assert len(record["scores"]) == 2
     assert record["choice"] == min((0, 1), key=record["scores"].__getitem__) == 1
     assert result.model.net.config == designs[1]
-    (tmp_path / CHOICE_FILE).write_text(json.dumps({"choice": 0, "scores": []}))
-    resumed = train(still, "nvrc-latent", 300.0, schedule=trials, run_dir=tmp_path, **options)
+    interrupted = tmp_path / "interrupted"  # chose, then stopped before any checkpoint
+    interrupted.mkdir()
+    (interrupted / CHOICE_FILE).write_text(json.dumps({"choice": 0, "scores": []}))
+    resumed = train(still, "nvrc-latent", 300.0, schedule=trials, run_dir=interrupted,
+                    resume=True, **options)  # fmt: skip
     assert resumed.model.net.config == designs[0]  # read, not tried again

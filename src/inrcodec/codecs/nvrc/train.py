@@ -135,7 +135,7 @@ def train(
     session = _Session(target, lam, space, schedule, train_options, device, seed)
     size = (video.num_frames, video.height, video.width)
     run_dir = Path(run_dir) if run_dir is not None else None
-    config = choose_network(session, size, preset, compression, steps, run_dir, progress)
+    config = choose_network(session, size, preset, compression, steps, run_dir, resume, progress)
     model = build(size, preset, compression, seed, config)
     result = NVRCTrainResult(model, preset, lam, space, ablation)
     result.model, result.stages = session.run(model, steps, run_dir, resume, progress)
@@ -213,6 +213,7 @@ def choose_network(
     compression: CompressionConfig,
     steps: int | None,
     run_dir: Path | None,
+    resume: bool,
     progress: bool,
 ) -> Any:
     """The network to train: the preset's, or, where the backbone offers several
@@ -227,7 +228,7 @@ def choose_network(
     if session.train_options.get("metric") != "mse":
         raise NVRCError("choosing between networks needs a preset trained on MSE")
     record = run_dir / CHOICE_FILE if run_dir is not None else None
-    if record is not None and record.exists():
+    if resume and record is not None and record.exists():  # a new run chooses again
         return configs[json.loads(record.read_text())["choice"]]
     trial_steps = max(round(steps * share), len(session.schedule.epochs))
     scores = []
