@@ -130,9 +130,14 @@ class LatentGrids(nn.Module):
         ]
 
     def grid_slices(self, frame_indices: torch.Tensor) -> list[torch.Tensor]:
-        """Per grid, the slices (first index) that frames ``frame_indices`` read."""
+        """Per grid, the slices (first index) that frames ``frame_indices`` read with a
+        non-zero weight (a frame on a slice reads the next one with weight 0)."""
         t = frame_indices.reshape(-1).to(self.grids[0].device, torch.long)
-        return [_time_lerp(t, self.frames, g.shape[0])[0].unique() for g in self.grids]
+        out = []
+        for grid in self.grids:
+            slices, w1 = _time_lerp(t, self.frames, grid.shape[0])
+            out.append(torch.cat([slices[:, 0], slices[w1 > 0, 1]]).unique())
+        return out
 
     def grid_names(self) -> list[str]:
         return [f"grids.{i}" for i in range(len(self.grids))]

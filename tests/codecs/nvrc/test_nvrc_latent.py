@@ -47,6 +47,7 @@ def test_the_file_names_the_latent_backbone_and_decodes_to_the_encoders_frames(e
 
 def test_the_estimate_follows_the_file(encoded):
     assert abs(encoded.settings["rate_gap"]) < 0.02
+    assert encoded.settings["trained_steps"] == 60
 
 
 _FRESH_DECODER = """

@@ -19,7 +19,8 @@ from torch.func import functional_call
 from inrcodec.codecs.nvrc.gaussian import MIN_PROBABILITY, SCALE_MAX, gaussian_bits
 from inrcodec.codecs.nvrc.grid_coding import ContextModel, causal_mask
 from inrcodec.codecs.nvrc.layer_coding import LayerCoder
-from inrcodec.codecs.nvrc.model import GROUPS, NVRC, CompressionConfig
+from inrcodec.codecs.nvrc.model import GROUPS, HARD, NVRC, CompressionConfig
+from inrcodec.codecs.nvrc.train import build
 from inrcodec.coding import information_content
 from inrcodec.coding.tables import SCALE_MIN, SCALE_TABLE, mean_indices, scale_indices
 from inrcodec.nets.hinerv import HiNeRV, preset
@@ -349,6 +350,50 @@ def test_context_model_partitions_are_independent():
     # A partition's output does not depend on the batch it is in.
     torch.testing.assert_close(mx[3:4], alone_mean, rtol=0, atol=1e-12)
     torch.testing.assert_close(sx[3:4], alone_scale, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_one_slice_of_a_pointwise_model_is_that_slice_of_the_whole_model(kernel):
+    """`ContextModel.last_slice` (training's per-slice rate) against `forward` on the whole
+    partition: the same mean and log-scale at every slice, the partition's start included."""
+    torch.manual_seed(4)
+    model = ContextModel(width=8, kernel=kernel, blocks=3, pointwise=True).double()
+    with torch.no_grad():
+        for i, conv in enumerate(model.convs):
+            nn.init.normal_(conv.weight, std=0.3)
+            conv.weight.mul_(model.weight_mask(i))
+    x = torch.randint(-4, 5, (5, 1, 6, 8, 8), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        whole = model(x.double())
+        radius = model.radius
+        padded = torch.cat([x.new_zeros((5, 1, radius, 8, 8)), x], dim=2).double()
+        for t in range(6):
+            one = model(padded[:, :, t : t + radius + 1], last_slice=True)
+            for got, want in zip(one, whole, strict=True):
+                assert got.shape == (5, 1, 1, 8, 8)
+                torch.testing.assert_close(got, want[:, :, t : t + 1], rtol=0, atol=1e-12)
+    assert whole[0].std() > 0.1 and whole[1].std() > 0.1  # a non-trivial model
+
+
+def test_the_rate_of_the_slices_every_frame_reads_is_the_whole_rate():
+    """Training's rate from the slices a batch of frames reads (latent grids: `last_slice`
+    of the shared pointwise model) against eq. (9) over the whole grids (`forward`)."""
+    model = build((6, 16, 24), "nvrc-latent")
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith("net.grids."):
+                p.copy_(torch.randn(p.shape, generator=g) * 0.3)  # symbols of about +-2
+            elif "context.convs" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+    model.train()
+    model.rounding = (HARD, HARD)
+    model.batch_rate = True
+    with torch.no_grad():
+        model(torch.arange(6))
+        batch, whole = model.last_batch_rate, model.rate()
+    torch.testing.assert_close(batch, whole, rtol=1e-5, atol=0)
+    assert whole * model.pixels > 500  # the grids cost bits
 
 
 # ----------------------------------------------------------------------------- layer coding

@@ -16,6 +16,7 @@ from inrcodec.codecs.nvrc.presets import (
     DEFAULT_RATE_POINT,
     NVRCError,
     Schedule,
+    defaults,
     rate_point,
     resolve,
 )
@@ -127,6 +128,17 @@ def test_every_ablation_has_its_own_effect(clip):
     assert runs["no-alternating"].report["bits"] < runs["full"].report["bits"]  # R every step
     assert changed("soft-layers", "bits") == {"layers"}  # the layers' surrogate alone
     assert all(run.bpp > 0 and run.psnr > 0 for run in runs.values())
+
+
+def test_the_latent_presets_steps_follow_the_frame_size():
+    """A pixel budget: 1000 steps of 4 frames of 384x288, more on smaller frames, within
+    the floor and the cap; presets without a budget keep their fixed steps."""
+    latent = defaults("nvrc-latent")
+    assert latent.steps_for(288, 384, 4) == 1017
+    assert latent.steps_for(144, 176, 4) == 4439
+    assert latent.steps_for(144, 176, 2) == 5000  # the cap
+    assert latent.steps_for(1080, 1920, 4) == 1000  # the floor
+    assert defaults("nvrc-cpu").steps_for(144, 176, 4) == defaults("nvrc-cpu").steps == 3000
 
 
 def test_rate_points_and_bad_requests(clip):

@@ -95,6 +95,7 @@ def encode(
         preset=preset,
         settings={
             "lambda": lam,
+            "trained_steps": sum(stage.steps for stage in result.stages.values()),
             "estimated_bits": compressed.estimated["bits"],
             "rate_gap": compressed.rate_gap,
         },

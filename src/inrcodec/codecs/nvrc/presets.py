@@ -197,6 +197,17 @@ class Defaults:
     schedule: Schedule
     steps: int | None
     training: dict
+    #: With one, the steps train about this many pixels (whole frames of ``frames_per_batch``
+    #: per step), never fewer than `steps` nor more than `MAX_BUDGET_STEPS`: small videos
+    #: get the steps a large one's time allows.
+    pixel_budget: int | None = None
+
+    def steps_for(self, height: int, width: int, frames_per_step: int) -> int | None:
+        """Total steps for frames of ``height`` x ``width``, ``frames_per_step`` a step."""
+        if self.pixel_budget is None or self.steps is None:
+            return self.steps
+        budget = round(self.pixel_budget / (height * width * max(frames_per_step, 1)))
+        return min(max(budget, self.steps), MAX_BUDGET_STEPS)
 
 
 def defaults(preset: str) -> Defaults:
@@ -242,12 +253,19 @@ LATENT_SCHEDULE = Schedule(
     batch_rate=True,
 )
 LATENT_STEPS = 1000
+#: ... or as many as train 450 M pixels: 1000 steps of 4 frames of 384x288 (about 13 minutes
+#: of one core), 4440 of 176x144. Measured: bikes, 320x136, lambda 30: 0.0363 bpp @ 26.97 dB
+#: in 1000 steps, 0.0316 @ 27.16 in 2000 (docs/nvrc.md, "The latent-grid backbone").
+LATENT_PIXEL_BUDGET = 450_000_000
+MAX_BUDGET_STEPS = 5000
 #: Whole frames, a few per step (a step quantises only the slices its frames read), and the
 #: MSE that PSNR measures.
 LATENT_TRAINING = {"frames_per_batch": 4, "metric": "mse", "patch_target": 1 << 14}
 
 BACKBONE_DEFAULTS = {
-    "latent": Defaults(LATENT_COMPRESSION, LATENT_SCHEDULE, LATENT_STEPS, LATENT_TRAINING),
+    "latent": Defaults(
+        LATENT_COMPRESSION, LATENT_SCHEDULE, LATENT_STEPS, LATENT_TRAINING, LATENT_PIXEL_BUDGET
+    ),
 }
 
 

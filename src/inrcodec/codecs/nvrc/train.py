@@ -108,7 +108,8 @@ def train(
     """Fit an NVRC model to ``video`` at rate-distortion trade-off ``lam`` (eq. 8).
 
     ``ablation``: a key of `ABLATIONS` applied on top of ``compression`` and ``schedule``;
-    ``steps``: total optimiser steps of both stages (default: the preset's, `defaults`);
+    ``steps``: total optimiser steps of both stages (default: the preset's for this frame
+    size, `Defaults.steps_for`);
     ``run_dir`` keeps each stage's checkpoint (``run_dir/stage1``, ``run_dir/stage2``) and
     ``resume`` continues an interrupted run;
     ``train_options``: more `TrainConfig` fields (``patch_size``, ``frames_per_batch``, ...).
@@ -131,7 +132,8 @@ def train(
     target = VideoTarget.from_video(video, space=space)
     train_options = {**defaults(preset).training, **train_options}
     if steps is None:
-        steps = defaults(preset).steps
+        frames_per_step = min(train_options.get("frames_per_batch") or 1, video.num_frames)
+        steps = defaults(preset).steps_for(video.height, video.width, frames_per_step)
     session = _Session(target, lam, space, schedule, train_options, device, seed)
     size = (video.num_frames, video.height, video.width)
     run_dir = Path(run_dir) if run_dir is not None else None
