@@ -51,15 +51,14 @@ def test_grid_sizes_follow_scales_strides_and_channels():
     assert [tuple(p.shape) for p in net.synthesis.parameters()] == [(6, 4), (6,), (3, 6), (3,)]
 
 
-def test_frames_read_only_the_slices_they_weigh():
-    """A frame on a slice reads only it (the next has weight 0), one between two slices
-    reads both."""
+def test_frames_read_two_slices_of_every_level():
+    """Each frame's two nearest slices, the second also where its weight is 0."""
     net = random_network()
     slices = net.grid_slices(torch.tensor([3, 4]))
-    assert slices[0].tolist() == [3, 4]
-    assert slices[1].tolist() == [1, 2]  # 5 slices: frame 3 at 1.44, frame 4 on slice 2
+    assert slices[0].tolist() == [3, 4, 5]
+    assert slices[1].tolist() == [1, 2, 3]  # 5 slices: frame 3 at 1.44, frame 4 on slice 2
     assert slices[2].tolist() == [0, 1]  # 2 slices: frames 3 and 4 at 0.28 and 0.5
-    assert net.grid_slices(torch.tensor([8]))[0].tolist() == [8]
+    assert net.grid_slices(torch.tensor([8]))[0].tolist() == [8]  # the last: no next one
 
 
 def test_patches_are_cut_from_whole_frames():
