@@ -206,7 +206,7 @@ class Defaults:
         """Total steps for frames of ``height`` x ``width``, ``frames_per_step`` a step."""
         if self.pixel_budget is None or self.steps is None:
             return self.steps
-        budget = round(self.pixel_budget / (height * width * max(frames_per_step, 1)))
+        budget = round(self.pixel_budget / (height * width * frames_per_step))
         return min(max(budget, self.steps), MAX_BUDGET_STEPS)
 
 
@@ -253,9 +253,9 @@ LATENT_SCHEDULE = Schedule(
     batch_rate=True,
 )
 LATENT_STEPS = 1000
-#: ... or as many as train 450 M pixels: 1000 steps of 4 frames of 384x288 (about 13 minutes
-#: of one core), 4440 of 176x144. Measured: bikes, 320x136, lambda 30: 0.0363 bpp @ 26.97 dB
-#: in 1000 steps, 0.0316 @ 27.16 in 2000 (docs/nvrc.md, "The latent-grid backbone").
+#: ... or as many as train 450 M pixels: 1000 steps of 4 frames of 384x288, 4439 of 176x144
+#: (measured: 11-12 minutes an encode on one core beside another job; the budget's BD-rate
+#: against 1000 steps everywhere is in docs/nvrc.md, "Design choices, as measured").
 LATENT_PIXEL_BUDGET = 450_000_000
 MAX_BUDGET_STEPS = 5000
 #: Whole frames, a few per step (a step quantises only the slices its frames read), and the
