@@ -2,7 +2,7 @@
 each variant against the full NVRC. Run by hand (not part of CI):
 
     .venv/bin/python benchmarks/bench_nvrc_ablation.py [--video CLIP.y4m] [--frames 32] \
-        [--points cpu1 cpu2 cpu3 cpu4] [--variants full v1 v2 v3 v4 v5] [--steps 3000] \
+        [--points nvrc-cpu-xs:4 ...] [--variants full v1 v2 v3 v4 v5] [--steps 3000] \
         [--jobs 2] [--out nvrc_ablation.jsonl] [--space rgb] [--device cpu]
 
 Variants (`inrcodec.codecs.nvrc.presets.ABLATIONS`): V1 per-tensor Gaussian for the layers, V2
@@ -10,8 +10,9 @@ per-level Gaussian for the grids, V3 both, V4 phi_quant / phi_em stored as float
 entropy coded, V5 fixed grid quantisation steps (log-step -4), and ``no-alternating`` (R + lambda
 D at every step; the paper reports "almost no impact", no number). Every (variant, rate point)
 pair is one training run of ``--steps`` steps (split as the preset's schedule splits them) on the
-first ``--frames`` frames of the clip, all from the same seed. Rate points are the CPU ones
-(``cpu1``-``cpu4``: network size and lambda together, as Table 6) or any ``PRESET:LAMBDA``. The
+first ``--frames`` frames of the clip, all from the same seed. Rate points are any
+``PRESET:LAMBDA`` or named ones (`rate_point`); by default the HiNeRV presets' CPU points
+(`HINERV_CPU_RATE_POINTS`: network size and lambda together, as Table 6). The
 paper used two UVG 1080p sequences, four rate points and the full schedule, so expect the signs,
 not the magnitudes, to carry over.
 
@@ -52,7 +53,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from inrcodec.bench.bdrate import BDRateError, bd_rate
-from inrcodec.codecs.nvrc.presets import ABLATIONS, NVRCError, rate_point
+from inrcodec.codecs.nvrc.presets import (
+    ABLATIONS,
+    HINERV_CPU_RATE_POINTS,
+    NVRCError,
+    rate_point,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "carphone_176x144_32f.y4m"
 DEFAULT_VARIANTS = ("full", "v1", "v2", "v3", "v4", "v5")
@@ -234,8 +240,8 @@ def main() -> int:
     parser.add_argument(
         "--points",
         nargs="+",
-        default=["cpu1", "cpu2", "cpu3", "cpu4"],
-        help="rate points: named (cpu1-cpu4, 1-6: `rate_point`) or PRESET:LAMBDA",
+        help="rate points: PRESET:LAMBDA or named (cpu1-cpu4, 1-6: `rate_point`); default: "
+        "the HiNeRV presets' CPU points",
     )
     parser.add_argument(
         "--variants",
@@ -258,7 +264,8 @@ def main() -> int:
     if args.steps < 2:
         parser.error("--steps must be at least 2 (one per stage)")
     try:
-        points = list(dict.fromkeys(parse_point(p, args.space) for p in args.points))
+        hinerv = [f"{p}:{lam:g}" for p, lam in HINERV_CPU_RATE_POINTS[args.space].values()]
+        points = list(dict.fromkeys(parse_point(p, args.space) for p in args.points or hinerv))
     except (ValueError, NVRCError) as error:
         parser.error(f"--points: {error}")
 

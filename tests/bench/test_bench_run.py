@@ -133,9 +133,9 @@ def test_the_whole_spec_is_checked_before_running(sample_y4m, change, error, mes
 
 
 def test_a_named_rate_point_stands_for_its_options_and_number(sample_y4m):
-    """NVRC's ``cpu1`` is `nvrc-cpu-xs` at lambda 4 (`presets.CPU_RATE_POINTS`): the spec names
+    """NVRC's ``cpu1`` is a preset and a lambda (`presets.CPU_RATE_POINTS`): the spec names
     it, the point holds the preset among its options and the lambda as its rate point, and its
-    key is that of the same point written out (4 or 4.0 alike)."""
+    key is that of the same point written out (30 or 30.0 alike)."""
     from inrcodec.codecs.nvrc.presets import CPU_RATE_POINTS
 
     entry = {"codec": "nvrc", "options": {"device": "cpu"}, "rate_points": ["cpu1", "cpu4", 2]}

@@ -144,7 +144,7 @@ def test_the_latent_presets_steps_follow_the_frame_size():
 def test_rate_points_and_bad_requests(clip):
     assert rate_point(1, "rgb") == ("nvrc-s2", 1.0)
     assert rate_point("6", "yuv") == ("nvrc-s4", 1024.0)
-    assert rate_point("cpu1", "rgb") == ("nvrc-cpu-xs", 4.0)
+    assert rate_point("cpu1", "rgb") == ("nvrc-latent", 30.0)
     assert rate_point("cpu4", "yuv") == ("nvrc-cpu-l", 1024.0)
     for bad in ("7", "cpu9", "x"):
         with pytest.raises(NVRCError):
@@ -160,14 +160,14 @@ def test_rate_points_and_bad_requests(clip):
 def test_one_default_rate_point_for_every_caller():
     """`resolve` is the one place a (preset, lambda) comes from: the command line, `encode` and
     the harness's named points read it; without a point or a lambda, `DEFAULT_RATE_POINT`."""
-    assert resolve(None, None, None) == rate_point(DEFAULT_RATE_POINT) == ("nvrc-cpu-s", 8.0)
+    assert resolve(None, None, None) == rate_point(DEFAULT_RATE_POINT) == ("nvrc-latent", 100.0)
     assert resolve(None, None, 2.0) == (DEFAULT_PRESET, 2.0)
     assert resolve(None, "nvrc-s1", 2.0) == ("nvrc-s1", 2.0)
     assert resolve("cpu1", "nvrc-cpu-xs", None, "yuv") == ("nvrc-cpu-xs", 128.0)
     for args, message in [
         (("cpu1", None, 2.0), "not both"),
         ((None, None, None, "rgb", None), "give a lambda"),
-        (("cpu1", "nvrc-cpu", None), "uses preset"),
+        (("cpu1", "nvrc-cpu-xs", None), "uses preset"),
     ]:
         with pytest.raises(NVRCError, match=message):
             resolve(*args)

@@ -24,7 +24,8 @@ RATE_OPTIONS = (
     Option(
         "--rate-point",
         "named rate point instead of --preset/--lambda: 1-6 (Table 6, paper presets) or "
-        f"cpu1-cpu4 (CPU scale); encode's default {DEFAULT_RATE_POINT}",
+        f"cpu1-cpu4 (CPU scale: the latent backbone in RGB); encode's default "
+        f"{DEFAULT_RATE_POINT}",
     ),
     Option("--ablation", "full (default), v1-v5, no-alternating, no-stage0, soft-layers"),
 )
