@@ -192,7 +192,7 @@ def test_the_report_of_the_cpu_results_is_short_and_its_plots_follow_the_bd_rate
     assert "per point: estimated_bits, lambda, rate_gap" in setup
     assert "/work/" not in text.split("## BD-rate", 1)[0].split("\n", 3)[3]  # no folders
     assert "| carphone | `carphone_176x144_32f.y4m` |" in text
-    assert "hinerv, nvrc: curves joining several codec entries" in text
+    assert "hinerv, nvrc, nvrc-hinerv: curves joining several codec entries" in text
     assert "bpp on a logarithmic axis" in text
 
     records = read_results(results)
