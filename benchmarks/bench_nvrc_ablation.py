@@ -264,8 +264,8 @@ def main() -> int:
     if args.steps < 2:
         parser.error("--steps must be at least 2 (one per stage)")
     try:
-        hinerv = [f"{p}:{lam:g}" for p, lam in HINERV_CPU_RATE_POINTS[args.space].values()]
-        points = list(dict.fromkeys(parse_point(p, args.space) for p in args.points or hinerv))
+        named = [parse_point(p, args.space) for p in args.points or ()]
+        points = list(dict.fromkeys(named or HINERV_CPU_RATE_POINTS[args.space].values()))
     except (ValueError, NVRCError) as error:
         parser.error(f"--points: {error}")
 
