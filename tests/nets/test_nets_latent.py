@@ -114,6 +114,8 @@ def test_candidates_are_the_preset_then_distinct_temporal_designs():
         assert (other.scales, other.channels) == (own.scales, own.channels)
         assert other.hidden == own.hidden
         assert other.strides != own.strides and max(other.strides) <= 64
+    static = preset("nvrc-latent-static", 64, 136, 320)  # the long strides, as a preset
+    assert others[0].strides == static.strides and min(static.strides) > max(own.strides[:2])
     assert candidates("nvrc-latent", 1, 136, 320) == [preset("nvrc-latent", 1, 136, 320)]
 
 

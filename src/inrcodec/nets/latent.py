@@ -165,16 +165,16 @@ class LatentGrids(nn.Module):
 # ----------------------------------------------------------------------------- presets
 
 #: name -> (scales, strides, channels, hidden, refine): the levels, finest first, and the
-#: synthesis.
+#: synthesis. ``nvrc-latent-static``: the same network with long strides (4 to 16 frames a
+#: slice), for content that moves little (a static camera).
 _PRESETS = {
     "nvrc-latent": ((0, 1, 2, 3, 4, 5, 6), (1, 1, 2, 2, 4, 4, 8), (1,) * 7, (24, 24), 0),
+    "nvrc-latent-static": ((0, 1, 2, 3, 4, 5, 6), (4, 4, 4, 8, 8, 16, 16), (1,) * 7, (24, 24), 0),
 }
 PRESETS = tuple(_PRESETS)
-#: name -> the levels' strides of other temporal designs an encoder may choose instead
-#: (`candidates`): long strides, for content that moves little.
-_TEMPORAL_CANDIDATES = {
-    "nvrc-latent": ((4, 4, 4, 8, 8, 16, 16),),
-}
+#: name -> the presets whose temporal designs (strides) an encoder may choose instead
+#: (`candidates`).
+_TEMPORAL_CANDIDATES = {"nvrc-latent": ("nvrc-latent-static",)}
 
 
 def preset(
@@ -202,8 +202,8 @@ def candidates(name: str, frames: int, height: int, width: int) -> list[LatentCo
     """The preset's configuration, then those of its other temporal designs (distinct ones
     only: on a short video long strides may come to the same)."""
     configs = [preset(name, frames, height, width)]
-    for strides in _TEMPORAL_CANDIDATES.get(name, ()):
-        config = preset(name, frames, height, width, strides)
+    for other in _TEMPORAL_CANDIDATES.get(name, ()):
+        config = preset(name, frames, height, width, _PRESETS[other][1])
         if config not in configs:
             configs.append(config)
     return configs
