@@ -177,16 +177,12 @@ PRESETS = tuple(_PRESETS)
 _TEMPORAL_CANDIDATES = {"nvrc-latent": ("nvrc-latent-static",)}
 
 
-def preset(
-    name: str, frames: int, height: int, width: int, strides: tuple[int, ...] | None = None
-) -> LatentConfig:
-    """The configuration ``name`` (`PRESETS`) for a video of this size, with the preset's
-    strides or ``strides``: levels coarser than the frame (a grid of one position) are left
-    out."""
+def preset(name: str, frames: int, height: int, width: int) -> LatentConfig:
+    """The configuration ``name`` (`PRESETS`) for a video of this size: levels coarser than
+    the frame (a grid of one position) are left out."""
     if name not in _PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-    scales, own_strides, channels, hidden, refine = _PRESETS[name]
-    strides = strides or own_strides
+    scales, strides, channels, hidden, refine = _PRESETS[name]
     keep = [i for i, s in enumerate(scales) if 2**s < max(height, width)]
     return LatentConfig(
         name,
@@ -199,12 +195,13 @@ def preset(
 
 
 def candidates(name: str, frames: int, height: int, width: int) -> list[LatentConfig]:
-    """The preset's configuration, then those of its other temporal designs (distinct ones
-    only: on a short video long strides may come to the same)."""
+    """The preset's configuration, then those of the presets of its other temporal designs,
+    for content that moves less (distinct strides only: on a short video long strides may
+    come to the same)."""
     configs = [preset(name, frames, height, width)]
     for other in _TEMPORAL_CANDIDATES.get(name, ()):
-        config = preset(name, frames, height, width, _PRESETS[other][1])
-        if config not in configs:
+        config = preset(other, frames, height, width)
+        if all(config.strides != known.strides for known in configs):
             configs.append(config)
     return configs
 

@@ -116,7 +116,7 @@ def test_the_encoder_keeps_the_temporal_design_whose_trial_costs_least(clip, tmp
     """`choose_network` on a still video: every design is tried, the one with the lowest
     recorded R + lambda MSE is trained (here the long strides: the same picture in fewer
     latents), the choice is kept in the run's folder and a resumed run takes it from there.
-    Without a trial share (the preset's schedule) the preset's network is trained."""
+    Without a trial share and without the rule on still content, the preset's network."""
     from dataclasses import replace
 
     from inrcodec.codecs.nvrc.train import CHOICE_FILE, default_schedule, train
@@ -127,8 +127,10 @@ def test_the_encoder_keeps_the_temporal_design_whose_trial_costs_least(clip, tmp
     designs = candidates("nvrc-latent", 8, still.height, still.width)
     assert len(designs) == 2
     options = dict(steps=40, progress=False, device="cpu")
-    assert train(still, "nvrc-latent", 300.0, **options).model.net.config == designs[0]
-    trials = replace(default_schedule("nvrc-latent"), candidate_share=0.3)
+    preset_only = replace(default_schedule("nvrc-latent"), still_psnr=0.0)
+    trained = train(still, "nvrc-latent", 300.0, schedule=preset_only, **options)
+    assert trained.model.net.config == designs[0]
+    trials = replace(preset_only, candidate_share=0.3)
     result = train(still, "nvrc-latent", 300.0, schedule=trials, run_dir=tmp_path, **options)
     record = json.loads((tmp_path / CHOICE_FILE).read_text())
     assert len(record["scores"]) == 2
@@ -140,3 +142,30 @@ def test_the_encoder_keeps_the_temporal_design_whose_trial_costs_least(clip, tmp
     resumed = train(still, "nvrc-latent", 300.0, schedule=trials, run_dir=interrupted,
                     resume=True, **options)  # fmt: skip
     assert resumed.model.net.config == designs[0]  # read, not tried again
+
+
+def test_without_a_trial_still_content_takes_the_static_presets_network(clip):
+    """The preset's rule (`Schedule.still_psnr`): frames that match their successors 4 frames
+    on (here 27 dB) take `nvrc-latent-static`'s long strides, and the file is the one that
+    preset writes (same network, seed and training); frames that change (the last two
+    inverted) keep the preset's short strides."""
+    from inrcodec.codecs.nvrc.train import default_schedule, still_psnr
+    from inrcodec.codecs.training.fitting import VideoTarget
+    from inrcodec.io import Video
+    from inrcodec.nets.latent import preset
+
+    schedule = default_schedule("nvrc-latent")
+    assert still_psnr(VideoTarget.from_video(clip), schedule) > schedule.still_psnr
+    options = dict(steps=20, device="cpu", progress=False)
+    chosen = codec.encode(clip, "nvrc-latent", 300.0, **options)
+    static = codec.encode(clip, "nvrc-latent-static", 300.0, **options)
+    assert chosen.bitstream == static.bitstream
+    static_config = preset("nvrc-latent-static", FRAMES, 144, 176)
+    assert read_payload(chosen.bitstream)[1].config == static_config
+    flicker = [p.copy() for p in clip.planes]
+    for plane in flicker:
+        plane[4:] = 255 - plane[4:]
+    moving = Video(tuple(flicker), clip.format)
+    assert still_psnr(VideoTarget.from_video(moving), schedule) < schedule.still_psnr
+    moving_file = codec.encode(moving, "nvrc-latent", 300.0, **options).bitstream
+    assert read_payload(moving_file)[1].config == preset("nvrc-latent", FRAMES, 144, 176)

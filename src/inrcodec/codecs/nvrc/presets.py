@@ -64,10 +64,10 @@ HINERV_CPU_RATE_POINTS = {
             4: ("nvrc-cpu-l", 1024.0)},
 }  # fmt: skip
 #: The named CPU-scale rate points ``cpu1`` ..: in RGB the latent-grid backbone's, whose size
-#: follows the video, so lambda (on MSE) alone sets the rate; it measures better than the
-#: HiNeRV points at each of their rates on the average of the five CPU clips (docs/nvrc.md,
-#: "The latent-grid backbone"). YUV keeps the HiNeRV points: the latent backbone is not
-#: measured there.
+#: and temporal design follow the video, so lambda (on MSE) alone sets the rate; it measures
+#: better than the HiNeRV points at each of their rates on the average of the five CPU clips
+#: (docs/nvrc.md, "The latent-grid backbone"). YUV keeps the HiNeRV points: the latent
+#: backbone is not measured there.
 CPU_RATE_POINTS = {
     "rgb": {1: ("nvrc-latent", 30.0), 2: ("nvrc-latent", 100.0), 3: ("nvrc-latent", 300.0),
             4: ("nvrc-latent", 1000.0)},
@@ -112,6 +112,10 @@ class Schedule:
     batch_rate: bool = False  # R + lambda D every step, R estimated on the step's frames
     layer_surrogate: str = "soft"  # stage 1 on theta_layer: "soft" (as the grids) or "ste"
     candidate_share: float = 0.0  # steps of each network tried first, as a share of the budget
+    #: Without a trial: the network for content that moves little (the second candidate) when
+    #: frames ``still_gap`` apart match to at least ``still_psnr`` dB (0: never).
+    still_gap: int = 4
+    still_psnr: float = 0.0
 
     def __post_init__(self):
         if self.alternate < 0:
@@ -120,6 +124,8 @@ class Schedule:
             raise NVRCError(f"layer_surrogate is 'soft' or 'ste', not {self.layer_surrogate!r}")
         if not 0 <= self.candidate_share < 1:
             raise NVRCError("candidate_share must be in [0, 1)")
+        if self.still_gap < 1 or self.still_psnr < 0:
+            raise NVRCError("still_gap must be >= 1 and still_psnr >= 0")
         if min(self.stage0_epochs, self.stage2_epochs) < 0 or self.stage1_epochs <= 0:
             raise NVRCError("stage epochs must be >= 0 (stage 1: > 0)")
 
@@ -248,7 +254,9 @@ LATENT_COMPRESSION = {
 #: Their schedule: R + lambda D from the first step (the grids hold the content, so a float
 #: fit first would fill them with values that cost bits), soft rounding with Kumaraswamy
 #: noise on the grids and straight-through rounding of the weights at Cool-chic's learning
-#: rate and temperatures, then Quant-Noise.
+#: rate and temperatures, then Quant-Noise. ``nvrc-latent`` takes the long strides of
+#: ``nvrc-latent-static`` when frames 4 apart match to 18.5 dB PSNR or more (RGB): on the CPU
+#: clips, 21.4-25.0 dB where they won, 15.8 where they lost (docs/nvrc.md, "Temporal design").
 LATENT_SCHEDULE = Schedule(
     stage0_epochs=0.0,
     stage1_epochs=0.95,
@@ -260,6 +268,7 @@ LATENT_SCHEDULE = Schedule(
     noise=(2.0, 1.0),
     layer_surrogate="ste",
     batch_rate=True,
+    still_psnr=18.5,
 )
 LATENT_STEPS = 2000
 #: ... or as many as train 450 M pixels: 4439 steps of 4 frames of 176x144, 2585 of 320x136,

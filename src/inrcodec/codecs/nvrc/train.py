@@ -6,6 +6,7 @@ on the shared `inrcodec.codecs.training.fitting.fit` loop with a `RateDistortion
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,16 @@ class _Session:
         return model, stages
 
 
+def still_psnr(target: VideoTarget, schedule: Schedule) -> float:
+    """PSNR (dB) between the video's frames and those ``schedule.still_gap`` frames later: high
+    where the content moves little (inf for a still video; the first frame against itself
+    for a shorter one)."""
+    frames = target.frames
+    gap = min(schedule.still_gap, len(frames) - 1)
+    mse = torch.mean((frames[gap:] - frames[: len(frames) - gap]) ** 2).item()
+    return 10 * math.log10(1 / mse) if mse > 0 else math.inf
+
+
 #: Where `choose_network` records its choice in a run's folder (a resumed run reads it).
 CHOICE_FILE = "network.json"
 
@@ -222,11 +233,17 @@ def choose_network(
     (`Backbone.configs`: the latent presets' temporal designs) and the schedule gives each a
     share of the steps (`Schedule.candidate_share`), the one whose short run ends with the
     lowest ``R + lambda MSE`` (R: eq. 9 with true rounding; MSE: the video's, from its PSNR),
-    as Cool-chic keeps the best of several warm-up runs. Only for presets trained on MSE."""
+    as Cool-chic keeps the best of several warm-up runs. Only for presets trained on MSE.
+    Without a trial, the second (for content that moves less) where the video's frames match
+    their successors ``still_gap`` frames on to ``Schedule.still_psnr`` dB (`still_psnr`)."""
     configs = backbone_of(preset).configs(preset, *size)
     share = session.schedule.candidate_share
-    if len(configs) == 1 or not share or steps is None:
+    if len(configs) == 1:
         return configs[0]
+    if not share or steps is None:
+        threshold = session.schedule.still_psnr
+        moves_little = threshold and still_psnr(session.target, session.schedule) >= threshold
+        return configs[1] if moves_little else configs[0]
     if session.train_options.get("metric") != "mse":
         raise NVRCError("choosing between networks needs a preset trained on MSE")
     record = run_dir / CHOICE_FILE if run_dir is not None else None
