@@ -148,7 +148,8 @@ def test_without_a_trial_still_content_takes_the_static_presets_network(clip):
     """The preset's rule (`Schedule.still_psnr`): frames that match their successors 4 frames
     on (here 27 dB) take `nvrc-latent-static`'s long strides, and the file is the one that
     preset writes (same network, seed and training); frames that change (the last two
-    inverted) keep the preset's short strides."""
+    inverted) keep the preset's short strides, and so does still content above
+    `Schedule.still_max_lambda`."""
     from inrcodec.codecs.nvrc.train import default_schedule, still_psnr
     from inrcodec.codecs.training.fitting import VideoTarget
     from inrcodec.io import Video
@@ -169,3 +170,5 @@ def test_without_a_trial_still_content_takes_the_static_presets_network(clip):
     assert still_psnr(VideoTarget.from_video(moving), schedule) < schedule.still_psnr
     moving_file = codec.encode(moving, "nvrc-latent", 300.0, **options).bitstream
     assert read_payload(moving_file)[1].config == preset("nvrc-latent", FRAMES, 144, 176)
+    high_rate = codec.encode(clip, "nvrc-latent", 2 * schedule.still_max_lambda, **options)
+    assert read_payload(high_rate.bitstream)[1].config == preset("nvrc-latent", FRAMES, 144, 176)

@@ -113,9 +113,11 @@ class Schedule:
     layer_surrogate: str = "soft"  # stage 1 on theta_layer: "soft" (as the grids) or "ste"
     candidate_share: float = 0.0  # steps of each network tried first, as a share of the budget
     #: Without a trial: the network for content that moves little (the second candidate) when
-    #: frames ``still_gap`` apart match to at least ``still_psnr`` dB (0: never).
+    #: frames ``still_gap`` apart match to at least ``still_psnr`` dB (0: never) and lambda is
+    #: at most ``still_max_lambda`` (None: any).
     still_gap: int = 4
     still_psnr: float = 0.0
+    still_max_lambda: float | None = None
 
     def __post_init__(self):
         if self.alternate < 0:
@@ -255,8 +257,9 @@ LATENT_COMPRESSION = {
 #: fit first would fill them with values that cost bits), soft rounding with Kumaraswamy
 #: noise on the grids and straight-through rounding of the weights at Cool-chic's learning
 #: rate and temperatures, then Quant-Noise. ``nvrc-latent`` takes the long strides of
-#: ``nvrc-latent-static`` when frames 4 apart match to 18.5 dB PSNR or more (RGB): on the CPU
-#: clips, 21.4-25.0 dB where they won, 15.8 where they lost (docs/nvrc.md, "Temporal design").
+#: ``nvrc-latent-static`` when frames 4 apart match to 18.5 dB PSNR or more (RGB; on the CPU
+#: clips 21.4-25.0 dB where they won, 15.8 where they lost) at lambda up to 300 (at 1000 they
+#: lost on every clip: they cannot code the temporal detail; docs/nvrc.md, "Temporal design").
 LATENT_SCHEDULE = Schedule(
     stage0_epochs=0.0,
     stage1_epochs=0.95,
@@ -269,6 +272,7 @@ LATENT_SCHEDULE = Schedule(
     layer_surrogate="ste",
     batch_rate=True,
     still_psnr=18.5,
+    still_max_lambda=300.0,
 )
 LATENT_STEPS = 2000
 #: ... or as many as train 450 M pixels: 4439 steps of 4 frames of 176x144, 2585 of 320x136,

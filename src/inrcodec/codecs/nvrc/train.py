@@ -235,15 +235,17 @@ def choose_network(
     lowest ``R + lambda MSE`` (R: eq. 9 with true rounding; MSE: the video's, from its PSNR),
     as Cool-chic keeps the best of several warm-up runs. Only for presets trained on MSE.
     Without a trial, the second (for content that moves less) where the video's frames match
-    their successors ``still_gap`` frames on to ``Schedule.still_psnr`` dB (`still_psnr`)."""
+    their successors ``still_gap`` frames on to ``Schedule.still_psnr`` dB (`still_psnr`) and
+    lambda is at most ``Schedule.still_max_lambda``."""
     configs = backbone_of(preset).configs(preset, *size)
     share = session.schedule.candidate_share
     if len(configs) == 1:
         return configs[0]
     if not share or steps is None:
-        threshold = session.schedule.still_psnr
-        moves_little = threshold and still_psnr(session.target, session.schedule) >= threshold
-        return configs[1] if moves_little else configs[0]
+        schedule = session.schedule
+        low_rate = schedule.still_max_lambda is None or session.lam <= schedule.still_max_lambda
+        still = schedule.still_psnr and still_psnr(session.target, schedule) >= schedule.still_psnr
+        return configs[1] if low_rate and still else configs[0]
     if session.train_options.get("metric") != "mse":
         raise NVRCError("choosing between networks needs a preset trained on MSE")
     record = run_dir / CHOICE_FILE if run_dir is not None else None
