@@ -259,7 +259,8 @@ LATENT_COMPRESSION = {
 #: rate and temperatures, then Quant-Noise. ``nvrc-latent`` takes the long strides of
 #: ``nvrc-latent-static`` when frames 4 apart match to 18.5 dB PSNR or more (RGB; on the CPU
 #: clips 21.4-25.0 dB where they won, 15.8 where they lost) at lambda up to 300 (at 1000 they
-#: lost on every clip: they cannot code the temporal detail; docs/nvrc.md, "Temporal design").
+#: lost 0.3 dB on the average of those clips: they cannot code the temporal detail that pays
+#: at high rates; docs/nvrc.md, "Temporal design").
 LATENT_SCHEDULE = Schedule(
     stage0_epochs=0.0,
     stage1_epochs=0.95,
