@@ -208,10 +208,12 @@ class _Session:
 def still_psnr(target: VideoTarget, schedule: Schedule) -> float:
     """PSNR (dB) between the video's frames and those ``schedule.still_gap`` frames later: high
     where the content moves little (inf for a still video; the first frame against itself
-    for a shorter one)."""
+    for a shorter one). Frame by frame, so no second copy of the video is held."""
     frames = target.frames
     gap = min(schedule.still_gap, len(frames) - 1)
-    mse = torch.mean((frames[gap:] - frames[: len(frames) - gap]) ** 2).item()
+    pairs = range(len(frames) - gap)
+    squared = sum(torch.sum((frames[t + gap] - frames[t]) ** 2).item() for t in pairs)
+    mse = squared / (len(pairs) * frames[0].numel())
     return 10 * math.log10(1 / mse) if mse > 0 else math.inf
 
 
@@ -244,8 +246,12 @@ def choose_network(
     if not share or steps is None:
         schedule = session.schedule
         low_rate = schedule.still_max_lambda is None or session.lam <= schedule.still_max_lambda
-        still = schedule.still_psnr and still_psnr(session.target, schedule) >= schedule.still_psnr
-        return configs[1] if low_rate and still else configs[0]
+        still = (
+            low_rate
+            and schedule.still_psnr > 0
+            and still_psnr(session.target, schedule) >= schedule.still_psnr
+        )
+        return configs[1] if still else configs[0]
     if session.train_options.get("metric") != "mse":
         raise NVRCError("choosing between networks needs a preset trained on MSE")
     record = run_dir / CHOICE_FILE if run_dir is not None else None
