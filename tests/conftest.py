@@ -11,6 +11,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_Y4M = REPO / "samples" / "carphone_176x144_32f.y4m"
+#: A ``python -c`` prefix: Ctrl-C raises KeyboardInterrupt even where the suite runs with
+#: SIGINT ignored (a background job, ``make test &``), which a child would inherit.
+INTERRUPTIBLE = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
 
 
 def ffmpeg_exe() -> str:

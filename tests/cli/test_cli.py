@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import inrcodec
-from conftest import REPO
+from conftest import INTERRUPTIBLE, REPO
 from inrcodec.cli import main
 from limited import run_limited
 
@@ -218,7 +218,7 @@ def test_ctrl_c_while_starting_exits_130_without_a_traceback(delay, sample_y4m, 
     out = tmp_path / "x.inrc"
     args = ["encode", "--codec", "hinerv", str(sample_y4m), "-o", str(out), "--steps", "100000"]
     process = subprocess.Popen(
-        [sys.executable, "-c", ENTRY_POINT, *args, "--no-progress"],
+        [sys.executable, "-c", INTERRUPTIBLE + ENTRY_POINT, *args, "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     time.sleep(delay)

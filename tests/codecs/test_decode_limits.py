@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import INTERRUPTIBLE
 from inrcodec.cli import main
 from inrcodec.codecs import CodecError, api
 from inrcodec.codecs.hinerv import compress
@@ -203,10 +204,6 @@ def test_decode_bounds_the_video_it_collects_and_points_to_decode_frames(payload
 
 
 # ------------------------------------------------------------------------------ signals
-
-#: Ctrl-C raises KeyboardInterrupt even where this test runs with SIGINT ignored (a
-#: background job), which a child would inherit.
-INTERRUPTIBLE = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
 
 
 @pytest.mark.integration
