@@ -134,9 +134,9 @@ def test_the_latent_presets_steps_follow_the_frame_size():
     """A pixel budget: more steps on smaller frames, within the floor and the cap; presets
     without a budget keep their fixed steps."""
     latent = defaults("nvrc-latent")
-    assert latent.steps_for(144, 176, 4) == 4439
-    assert latent.steps_for(136, 320, 4) == 2585
-    assert latent.steps_for(144, 176, 2) == 5000  # the cap
+    assert latent.steps_for(144, 256, 4) == 6000
+    assert latent.steps_for(136, 320, 4) == 5082
+    assert latent.steps_for(144, 176, 4) == 6500  # the cap
     assert latent.steps_for(288, 384, 4) == latent.steps_for(1080, 1920, 4) == 2000  # the floor
     assert defaults("nvrc-cpu").steps_for(144, 176, 4) == defaults("nvrc-cpu").steps == 3000
 
