@@ -275,17 +275,17 @@ LATENT_SCHEDULE = Schedule(
     still_psnr=18.5,
     still_max_lambda=300.0,
 )
+#: Whole frames, a few per step (a step quantises only the slices its frames read), and the
+#: MSE that PSNR measures.
+LATENT_TRAINING = {"frames_per_batch": 4, "metric": "mse", "patch_target": 1 << 14}
 LATENT_STEPS = 2000
 #: ... or as many as train the pixels of those 2000 steps at 384x288 (885 M; a small video gets
 #: the steps a large one's time allows): 6000 steps of 4 frames of 256x144, 5082 of 320x136,
 #: at most 6500 (176x144: `make demo` takes 7.3 minutes on 2 cores). Against the earlier
 #: 450 M pixels (at most 5000 steps) and against 1000 steps everywhere: docs/nvrc.md, "Design
 #: choices, as measured".
-LATENT_PIXEL_BUDGET = LATENT_STEPS * 4 * 384 * 288
+LATENT_PIXEL_BUDGET = LATENT_STEPS * LATENT_TRAINING["frames_per_batch"] * 384 * 288
 MAX_BUDGET_STEPS = 6500
-#: Whole frames, a few per step (a step quantises only the slices its frames read), and the
-#: MSE that PSNR measures.
-LATENT_TRAINING = {"frames_per_batch": 4, "metric": "mse", "patch_target": 1 << 14}
 
 BACKBONE_DEFAULTS = {
     "latent": Defaults(

@@ -240,11 +240,11 @@ def choose_network(
     their successors ``still_gap`` frames on to ``Schedule.still_psnr`` dB (`still_psnr`) and
     lambda is at most ``Schedule.still_max_lambda``."""
     configs = backbone_of(preset).configs(preset, *size)
-    share = session.schedule.candidate_share
+    schedule = session.schedule
+    share = schedule.candidate_share
     if len(configs) == 1:
         return configs[0]
     if not share or steps is None:
-        schedule = session.schedule
         low_rate = schedule.still_max_lambda is None or session.lam <= schedule.still_max_lambda
         still = (
             low_rate
@@ -257,7 +257,7 @@ def choose_network(
     record = run_dir / CHOICE_FILE if run_dir is not None else None
     if resume and record is not None and record.exists():  # a new run chooses again
         return configs[json.loads(record.read_text())["choice"]]
-    trial_steps = max(round(steps * share), len(session.schedule.epochs))
+    trial_steps = max(round(steps * share), len(schedule.epochs))
     scores = []
     for index, config in enumerate(configs):
         show_stage(f"trying network {index + 1} of {len(configs)} ({trial_steps} steps)", progress)
