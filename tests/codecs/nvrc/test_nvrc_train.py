@@ -137,7 +137,8 @@ def test_the_latent_presets_steps_follow_the_frame_size():
     assert latent.steps_for(144, 256, 4) == 6000
     assert latent.steps_for(136, 320, 4) == 5082
     assert latent.steps_for(144, 176, 4) == 6500  # the cap
-    assert latent.steps_for(288, 384, 4) == latent.steps_for(1080, 1920, 4) == 2000  # the floor
+    assert latent.steps_for(288, 384, 4) == latent.steps_for(1080, 1920, 4) == 3000  # the floor
+    assert latent.steps_for(200, 320, 4) == 3456  # between the floor and the cap
     assert defaults("nvrc-cpu").steps_for(144, 176, 4) == defaults("nvrc-cpu").steps == 3000
 
 

@@ -278,13 +278,16 @@ LATENT_SCHEDULE = Schedule(
 #: Whole frames, a few per step (a step quantises only the slices its frames read), and the
 #: MSE that PSNR measures.
 LATENT_TRAINING = {"frames_per_batch": 4, "metric": "mse", "patch_target": 1 << 14}
-LATENT_STEPS = 2000
-#: ... or as many as train the pixels of those 2000 steps at 384x288 (885 M; a small video gets
-#: the steps a large one's time allows): 6000 steps of 4 frames of 256x144, 5082 of 320x136,
-#: at most 6500 (176x144: `make demo` takes 7.3 minutes on 2 cores). Against the earlier
-#: 450 M pixels (at most 5000 steps) and against 1000 steps everywhere: docs/nvrc.md, "Design
-#: choices, as measured".
-LATENT_PIXEL_BUDGET = LATENT_STEPS * LATENT_TRAINING["frames_per_batch"] * 384 * 288
+#: At least 3000 steps: 2000 left the 384x288 clips short (3000: −27 % and −30 % BD-rate on
+#: vtest and megamind; docs/nvrc.md, "Design choices, as measured"); 3000 take them 27-33
+#: minutes of one core beside another encode, about 25 alone on both.
+LATENT_STEPS = 3000
+#: ... or as many as train 885 M pixels (the pixels of 2000 steps of 4 frames at 384x288; a
+#: small video gets the steps a large one's time allows): 6000 steps of 4 frames of 256x144,
+#: 5082 of 320x136, at most 6500 (176x144: `make demo` takes 7.3 minutes on 2 cores). Against
+#: the earlier 450 M pixels (at most 5000 steps) and against 1000 steps everywhere: docs/nvrc.md,
+#: "Design choices, as measured".
+LATENT_PIXEL_BUDGET = 2000 * LATENT_TRAINING["frames_per_batch"] * 384 * 288
 MAX_BUDGET_STEPS = 6500
 
 BACKBONE_DEFAULTS = {
