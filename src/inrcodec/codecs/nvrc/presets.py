@@ -280,7 +280,7 @@ LATENT_SCHEDULE = Schedule(
 LATENT_TRAINING = {"frames_per_batch": 4, "metric": "mse", "patch_target": 1 << 14}
 #: At least 3000 steps: 2000 left the 384x288 clips short (3000: −27 % and −30 % BD-rate on
 #: vtest and megamind; docs/nvrc.md, "Design choices, as measured"); 3000 take them 27-33
-#: minutes of one core beside another encode, about 25 alone on both.
+#: minutes of one core beside another encode, at most 22 alone on both.
 LATENT_STEPS = 3000
 #: ... or as many as train 885 M pixels (the pixels of 2000 steps of 4 frames at 384x288; a
 #: small video gets the steps a large one's time allows): 6000 steps of 4 frames of 256x144,
