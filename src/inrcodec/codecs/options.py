@@ -92,7 +92,7 @@ TRAINING_OPTIONS = (
     Option(
         "--steps",
         "training steps of all stages together (default: 3000 for the -cpu presets, by "
-        "frame size for nvrc-latent (885 M trained pixels, 2000-6500 steps), the paper's "
+        "frame size for nvrc-latent (885 M trained pixels, 3000-6500 steps), the paper's "
         "epochs for the paper presets)",
         type=int,
         metavar="N",
