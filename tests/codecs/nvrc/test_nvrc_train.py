@@ -22,7 +22,7 @@ from inrcodec.codecs.nvrc.presets import (
 )
 from inrcodec.codecs.nvrc.train import build, default_schedule, train
 from inrcodec.codecs.synthesis import reconstruct
-from inrcodec.codecs.training.fitting import VideoTarget
+from inrcodec.codecs.training.fitting import TrainingError, VideoTarget
 from inrcodec.io import read_video
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.integration]
@@ -191,3 +191,29 @@ def test_cli_train_refuses_bad_options(sample_y4m, capsys):
     args = ["train", "nvrc", str(sample_y4m), "--lambda", "1", "--rate-point", "1"]
     assert main(args) == 2
     assert main(["train", "nvrc", str(sample_y4m), "--rate-point", "9"]) == 2
+
+
+def test_bf16_autocast_runs_the_network_in_bf16_and_the_rate_in_float32(clip):
+    """Under `TrainConfig.amp` "bf16" (CPU too) the synthesis computes in bfloat16, but the
+    quantisers and entropy models do not: a step's rate is the float32 one, to the bit."""
+    size = (clip.num_frames, clip.height, clip.width)
+    model = build(size, "nvrc-latent")
+    model.train()
+    model.batch_rate = True
+    frames = torch.tensor([0, 1])
+    with torch.no_grad():
+        for tensor in model.parameters():  # past the start, where the context model outputs 0
+            tensor.add_(0.3 * torch.randn_like(tensor))
+        torch.manual_seed(1)  # the same training noise on the grids in both passes
+        plain = model(frames)
+        rate = model.last_batch_rate
+        torch.manual_seed(1)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(frames)
+    assert plain.dtype == torch.float32 and low.dtype == torch.bfloat16
+    assert model.last_batch_rate.dtype == torch.float32
+    assert torch.equal(model.last_batch_rate, rate)
+    result = train(clip, "nvrc-latent", 100.0, steps=4, progress=False, device="cpu", amp="bf16")
+    assert result.bpp > 0 and result.psnr > 0
+    with pytest.raises(TrainingError, match="fp16"):
+        train(clip, "nvrc-latent", 100.0, steps=2, progress=False, device="cpu", amp="fp16")

@@ -183,12 +183,15 @@ class NVRC(nn.Module):
     def forward(self, frame_indices: torch.Tensor, patch=None) -> torch.Tensor:
         """The network on quantised parameters. With `batch_rate` on (in training, for a
         representation that declares ``grid_slices``), the rate estimated on these frames is
-        left in ``last_batch_rate`` for the objective (`RateDistortion`)."""
-        if hasattr(self.net, "grid_slices"):
-            with_rate = self.batch_rate and self.training
-            values, self.last_batch_rate = self._quantized_slices(frame_indices, with_rate)
-        else:
-            values, _ = self.quantized(with_rate=False)
+        left in ``last_batch_rate`` for the objective (`RateDistortion`). Under autocast only
+        the network runs in lower precision: quantisation and rate stay float32."""
+        device = self.psi.device.type
+        with torch.autocast(device, enabled=False):  # quantisers and entropy models in float32
+            if hasattr(self.net, "grid_slices"):
+                with_rate = self.batch_rate and self.training
+                values, self.last_batch_rate = self._quantized_slices(frame_indices, with_rate)
+            else:
+                values, _ = self.quantized(with_rate=False)
         return functional_call(self.net, values, (frame_indices,), {"patch": patch})
 
     def _quantized_slices(self, frame_indices: torch.Tensor, with_rate: bool):

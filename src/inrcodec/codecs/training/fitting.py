@@ -209,7 +209,9 @@ class TrainConfig:
     metric: str = "paper"  # "paper": that loss; "mse": the MSE that PSNR measures
     seed: int = 0  # batch order and the global torch RNG
     device: str = "auto"  # "cpu", "cuda", "cuda:N" or "auto" (CUDA when available)
-    amp: str | None = None  # CUDA only: "bf16" or "fp16" (with a GradScaler) autocast
+    # Autocast of the network's forward pass: "bf16" (CPU or CUDA) or "fp16" (CUDA only, with
+    # a GradScaler); the loss is float32. NVRC keeps its quantisers and entropy models in float32.
+    amp: str | None = None
     # CUDA only: torch.compile the model for training. Patch positions reach the network as
     # Python ints, so the first positions compile specialised graphs and later ones rely on
     # dynamo's automatic dynamic shapes; untested on GPU so far, off by default.
@@ -436,7 +438,9 @@ def fit(
     plan = _sampling_plan(model, target, config)
     total = config.steps or max(round(config.epochs * plan.steps_per_epoch), 1)
     optimizer = _adam(model, config, total)
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp) if cuda else None
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp)
+    if amp_dtype is torch.float16 and not cuda:
+        raise TrainingError("amp 'fp16' needs CUDA (its gradient scaler); on the CPU use 'bf16'")
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
 
     path = Path(run_dir) / stage / CHECKPOINT_NAME if run_dir is not None else None
