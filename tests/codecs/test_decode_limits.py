@@ -169,7 +169,7 @@ def test_the_memory_limit_on_the_command_line(payload, tmp_path, capsys):
     source.write_bytes(the_same_network(payload, 4, 2160, 3840))
     assert main(["decode", str(source), "-o", str(out), "--max-memory", "1G"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"inrcodec: error: {source}: decoding this file needs about 1.9 GiB")
+    assert err.startswith(f"inrcodec: error: {source}: decoding this file needs about 2.2 GiB")
     assert "more than the decoder's limit of 1.0 GiB" in err and err.count("\n") == 1
     for bad in ["0", "-1", "1.5", "many", "8X"]:
         with pytest.raises(SystemExit) as exit_:
@@ -188,7 +188,7 @@ def test_a_decoder_out_of_memory_says_so_in_one_line_and_leaves_nothing(payload,
     assert decoded.stderr.startswith(
         "inrcodec: error: out of memory decoding 4 frames of 3840x2160: could not allocate "
     )
-    assert "expect to need about 1.9 GiB" in decoded.stderr and decoded.stderr.count("\n") == 1
+    assert "expect to need about 2.2 GiB" in decoded.stderr and decoded.stderr.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["4k.inrc"]
 
 
