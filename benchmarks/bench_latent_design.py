@@ -13,15 +13,15 @@ Every run trains `nvrc-latent` (its content rule chooses the temporal design) fo
 steps from the same seed, one torch thread each, ``--jobs`` at a time; ``--frames A:B`` trains
 frames A to B-1 only. Rates are the entropy models' estimates (eq. 9, true rounding; the file
 is within 0.5 % of them), PSNR is RGB, of the video decoded from the quantised model. BD-rate
-of two or three points: log-rate piecewise linear in PSNR, averaged over the PSNR range both
-curves cover. Each finished run appends one JSON line to ``--out``; runs already there are skipped.
+is the harness's (`inrcodec.bench.bdrate`, PCHIP; with two points, log-rate linear in PSNR)
+over the PSNR range both curves cover. Each finished run appends one JSON line to ``--out``;
+runs already there are skipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import itertools
 import json
 import math
 import multiprocessing
@@ -30,6 +30,8 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+
+from inrcodec.bench import bdrate
 
 #: name -> (CompressionConfig fields, network fields of the latent presets, training options).
 VARIANTS = {
@@ -41,8 +43,6 @@ VARIANTS = {
     "context-kernel-5": ({"context_kernel": 5}, {}, {}),  # 62 causal taps instead of 13
     "context-per-level": ({"context_shared": False}, {}, {}),
     "bf16": ({}, {}, {"amp": "bf16"}),  # the synthesis in bfloat16 autocast
-    # strides between the short (1, 1, 2, 2, 4, 4, 8) and the long (4, 4, 4, 8, 8, 16, 16)
-    "strides-medium": ({}, {"strides": (2, 2, 2, 4, 4, 8, 8)}, {}),
 }
 _NETWORK_FIELDS = ("scales", "strides", "channels", "hidden", "refine")
 
@@ -100,23 +100,11 @@ def run(args: argparse.Namespace) -> None:
 
 
 def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> float:
-    """BD-rate (%) of (bpp, PSNR) points against others: log-rate piecewise linear in PSNR
-    (two or three points here, too few for BD-rate's usual cubic), averaged over the PSNR
-    range both cover."""
-
-    def log_rate(points, psnr):
-        points = sorted(points, key=lambda p: p[1])
-        for (r1, p1), (r2, p2) in itertools.pairwise(points):
-            if psnr <= p2 or (r2, p2) == points[-1]:
-                return math.log(r1) + (math.log(r2) - math.log(r1)) * (psnr - p1) / (p2 - p1)
-
-    low = max(min(p for _, p in anchor), min(p for _, p in test))
-    high = min(max(p for _, p in anchor), max(p for _, p in test))
-    if high <= low:
+    """`inrcodec.bench.bdrate.bd_rate` (PCHIP) of (bpp, PSNR) points; NaN where undefined."""
+    try:
+        return bdrate.bd_rate(*zip(*anchor, strict=True), *zip(*test, strict=True))
+    except bdrate.BDRateError:
         return math.nan
-    grid = [low + (high - low) * i / 100 for i in range(101)]
-    diff = sum(log_rate(test, p) - log_rate(anchor, p) for p in grid) / len(grid)
-    return 100 * (math.exp(diff) - 1)
 
 
 def report(args: argparse.Namespace) -> None:
